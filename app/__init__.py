@@ -1,0 +1,1 @@
+"""The Miyabi API: a compact FastAPI application on psycopg."""

@@ -1,0 +1,87 @@
+"""The one settings object, read from an environment mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable about Miyabi; each field names the variable that sets it."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    app_database_url: str | None = Field(None, validation_alias="MIYABI_APP_DATABASE_URL")
+    home: Path = Field(REPOSITORY_ROOT / ".miyabi", validation_alias="MIYABI_HOME")
+    stack: str = Field("local", validation_alias="MIYABI_STACK")
+    port: int = Field(8000, ge=1, le=65535, validation_alias="MIYABI_PORT")
+    db_port: int | None = Field(None, ge=1, le=65535, validation_alias="MIYABI_DB_PORT")
+    db_name: str = Field("miyabi", validation_alias="MIYABI_DB_NAME")
+    app_role: str = Field("miyabi_app", validation_alias="MIYABI_APP_ROLE")
+    migrations_dir: Path = Field(REPOSITORY_ROOT / "db" / "migrations",
+                                 validation_alias="MIYABI_MIGRATIONS_DIR")
+    pool_min_size: int = Field(1, ge=0, validation_alias="MIYABI_POOL_MIN_SIZE")
+    pool_max_size: int = Field(10, ge=1, validation_alias="MIYABI_POOL_MAX_SIZE")
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias="MIYABI_PUBLIC_URL")
+    email_backend: str = Field("outbox", pattern="^(outbox|ses)$",
+                               validation_alias="MIYABI_EMAIL_BACKEND")
+    email_sender: str = Field("Miyabi <no-reply@miyabi.local>", validation_alias="MIYABI_EMAIL_SENDER")
+    jwt_secret: str | None = Field(None, validation_alias="MIYABI_JWT_SECRET")
+    jwt_secret_arn: str | None = Field(None, validation_alias="MIYABI_JWT_SECRET_ARN")
+    access_token_minutes: int = Field(15, ge=1, le=120, validation_alias="MIYABI_ACCESS_TOKEN_MINUTES")
+    refresh_token_days: int = Field(30, ge=1, validation_alias="MIYABI_REFRESH_TOKEN_DAYS")
+    login_max_failures: int = Field(5, ge=1, validation_alias="MIYABI_LOGIN_MAX_FAILURES")
+    login_window_seconds: int = Field(900, ge=1, validation_alias="MIYABI_LOGIN_WINDOW_SECONDS")
+    release: str = Field("dev", validation_alias="MIYABI_RELEASE")
+    backup_retention: int = Field(10, ge=1, validation_alias="MIYABI_BACKUP_RETENTION")
+    log_json: bool = Field(False, validation_alias="MIYABI_LOG_JSON")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what load_settings passes counts: tests hand in a mapping instead of patching
+        # os.environ, and nothing else reads the process environment behind their back.
+        return (init_settings,)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+
+def _aliases() -> set[str]:
+    return {str(field.validation_alias) for field in Settings.model_fields.values()}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `env` (the process environment when omitted)."""
+    source = os.environ if env is None else env
+    known = _aliases()
+    return Settings(**{key: value for key, value in source.items() if key in known and value != ""})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""The database: embedded PostgreSQL default, yoyo migrations, schema checks, legacy import."""

@@ -1,0 +1,14 @@
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '120s';
+DROP FUNCTION find_invitation(bytea);
+DROP FUNCTION authenticate_api_key(bytea);
+DROP TRIGGER organizations_seed_builtin_roles ON organizations;
+DROP TABLE api_keys;
+DROP TABLE invitations;
+DROP TABLE member_roles;
+DROP TABLE role_permissions;
+DROP TABLE roles;
+DROP TABLE permissions;
+DROP FUNCTION keep_last_admin();
+DROP FUNCTION protect_builtin_roles();
+DROP FUNCTION seed_builtin_roles();

@@ -1,0 +1,45 @@
+"""Rows in every tenant table for two organizations, written as the owner (RLS bypassed)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import psycopg
+
+
+def seed_organization(conn: psycopg.Connection, slug: str) -> dict[str, uuid.UUID]:
+    """An organization with a member, a team, an invitation, a key, an agent, a task and more."""
+    ids = {name: uuid.uuid4() for name in ("org", "user", "team", "agent", "task", "key")}
+    conn.execute("insert into users (id, email, name) values (%s, %s, %s)",
+                 (ids["user"], f"{slug}@example.org", slug))
+    conn.execute("insert into organizations (id, name, slug) values (%s, %s, %s)",
+                 (ids["org"], slug.title(), slug))
+    conn.execute("insert into memberships (organization_id, user_id) values (%s, %s)",
+                 (ids["org"], ids["user"]))
+    admin = conn.execute("select id from roles where organization_id = %s and name = 'Admin'",
+                         (ids["org"],)).fetchone()[0]
+    ids["admin_role"] = admin
+    conn.execute("insert into member_roles (organization_id, user_id, role_id) values (%s,%s,%s)",
+                 (ids["org"], ids["user"], admin))
+    conn.execute("insert into teams (id, organization_id, name) values (%s, %s, 'core')",
+                 (ids["team"], ids["org"]))
+    conn.execute("insert into team_members (organization_id, team_id, user_id) values (%s,%s,%s)",
+                 (ids["org"], ids["team"], ids["user"]))
+    conn.execute("insert into invitations (organization_id, email, role_id, token_hash, expires_at)"
+                 " values (%s, %s, %s, %s, now() + interval '1 day')",
+                 (ids["org"], f"new-{slug}@example.org", admin, uuid.uuid4().bytes))
+    conn.execute("insert into api_keys (id, organization_id, user_id, name, prefix, key_hash)"
+                 " values (%s, %s, %s, 'bot', %s, %s)",
+                 (ids["key"], ids["org"], ids["user"], slug[:8],
+                  hashlib.sha256(slug.encode()).digest()))
+    conn.execute("insert into agents (id, organization_id, slug, name, kind)"
+                 " values (%s, %s, 'codegen', 'Codegen', 'worker')", (ids["agent"], ids["org"]))
+    conn.execute("insert into tasks (id, organization_id, title, agent_id, created_by)"
+                 " values (%s, %s, 'write tests', %s, %s)",
+                 (ids["task"], ids["org"], ids["agent"], ids["user"]))
+    conn.execute("insert into task_events (organization_id, task_id, event) values (%s,%s,'created')",
+                 (ids["org"], ids["task"]))
+    conn.execute("insert into audit_log (organization_id, actor_user_id, action, target_type)"
+                 " values (%s, %s, 'task.create', 'task')", (ids["org"], ids["user"]))
+    return ids
