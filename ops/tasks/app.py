@@ -1,0 +1,6 @@
+"""Placeholder until its issue lands."""
+
+from invoke import Collection
+
+TOP_LEVEL: tuple = ()
+ns = Collection("app")
