@@ -1,0 +1,47 @@
+"""The failures a person running `invoke infra.*` can act on, one type each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InfraError(Exception):
+    """Base of every infra failure the task layer reports as one sentence."""
+
+
+class StackConfigMissing(InfraError):
+    def __init__(self, stack: str, path: Path) -> None:
+        self.stack, self.path = stack, path
+        super().__init__(f"stack {stack!r} has no config file: {path} does not exist")
+
+
+class InvalidStackConfig(InfraError):
+    def __init__(self, stack: str, key: str, reason: str) -> None:
+        self.stack, self.key, self.reason = stack, key, reason
+        super().__init__(f"stack {stack!r}: config key {key!r} {reason}")
+
+
+class PulumiCliMissing(InfraError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the `pulumi` CLI is not on PATH; install it (https://www.pulumi.com/docs/install/) "
+            "and log in to the state backend (`pulumi login`) to change real AWS resources"
+        )
+
+
+class AwsCredentialsMissing(InfraError):
+    def __init__(self, region: str) -> None:
+        self.region = region
+        super().__init__(
+            f"no AWS credentials found for region {region}; set AWS_PROFILE (after "
+            "`aws sso login`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+
+
+class LambdaPackageMissing(InfraError):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the Lambda package {path} does not exist; build it (app/ and db/migrations/ "
+            "with their dependencies) before a preview or an update"
+        )

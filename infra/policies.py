@@ -1,0 +1,198 @@
+"""Rules every stack's planned resources must satisfy, checked offline on the plan.
+
+Each policy reads the inputs as the engine receives them (camelCase) and answers with a
+PolicyResult; a policy whose subject is absent fails, so none can pass by having nothing to check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from infra.mocks import PlannedResource
+
+PRODUCTION_STACKS = frozenset({"prod"})
+DATABASE_PORTS = (5432, 3306, 1433, 1521, 6379, 27017)
+WORLD = ("0.0.0.0/0", "::/0")
+REQUIRED_ALARMS = {
+    ("AWS/Lambda", "Errors"): "Lambda errors",
+    ("AWS/ApiGateway", "Latency"): "API p95 latency",
+    ("AWS/RDS", "CPUUtilization"): "RDS CPU",
+    ("AWS/RDS", "DatabaseConnections"): "RDS connections",
+}
+RDS = "aws:rds/instance:Instance"
+FUNCTION = "aws:lambda/function:Function"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    passed: bool
+    message: str
+
+
+Policy = Callable[[str, list[PlannedResource]], PolicyResult]
+
+
+def evaluate(stack: str, resources: list[PlannedResource]) -> list[PolicyResult]:
+    """Every policy's verdict on the planned resources of one stack, in a stable order."""
+    return [policy(stack, resources) for policy in POLICIES]
+
+
+def _of_type(resources: Iterable[PlannedResource], kind: str) -> list[PlannedResource]:
+    return [r for r in resources if r.type == kind]
+
+
+def _verdict(name: str, subjects: list, failures: list[str], ok: str) -> PolicyResult:
+    if not subjects:
+        return PolicyResult(name, False, "nothing to check: the plan declares none")
+    if failures:
+        return PolicyResult(name, False, "; ".join(failures))
+    return PolicyResult(name, True, ok)
+
+
+def rds_not_public(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    instances = _of_type(resources, RDS)
+    bad = [f"{r.name} is publicly accessible" for r in instances
+           if r.inputs.get("publiclyAccessible")]
+    return _verdict("rds-not-public", instances, bad, "no RDS instance is publicly accessible")
+
+
+def rds_encrypted(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    instances = _of_type(resources, RDS)
+    bad = [f"{r.name} is not encrypted at rest" for r in instances
+           if r.inputs.get("storageEncrypted") is not True]
+    return _verdict("rds-encrypted", instances, bad, "every RDS instance is encrypted at rest")
+
+
+def rds_backups(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    instances = _of_type(resources, RDS)
+    bad = [f"{r.name} keeps backups {r.inputs.get('backupRetentionPeriod', 0):g} days (< 7)"
+           for r in instances if r.inputs.get("backupRetentionPeriod", 0) < 7]
+    return _verdict("rds-backups-7-days", instances, bad, "backups kept at least 7 days")
+
+
+def rds_production_resilience(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    instances = _of_type(resources, RDS)
+    if stack not in PRODUCTION_STACKS:
+        return _verdict("rds-prod-multi-az-deletion-protection", instances, [],
+                        f"not required on {stack}")
+    bad = [f"{r.name} lacks {setting}" for r in instances
+           for key, setting in (("multiAz", "Multi-AZ"), ("deletionProtection", "deletion protection"))
+           if r.inputs.get(key) is not True]
+    return _verdict("rds-prod-multi-az-deletion-protection", instances, bad,
+                    "Multi-AZ with deletion protection")
+
+
+def no_world_open_database_port(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    groups = [r for r in resources if r.type.startswith(("aws:ec2/securityGroup", "aws:vpc/"))]
+    bad = [f"{name} opens port {port} to {cidr}" for name, cidr, low, high in _ingress(groups)
+           for port in DATABASE_PORTS if cidr in WORLD and low <= port <= high]
+    return _verdict("no-world-open-database-port", groups, bad,
+                    "no security group opens a database port to the world")
+
+
+def _ingress(resources: list[PlannedResource]) -> Iterable[tuple[str, str, float, float]]:
+    """(resource, cidr, from, to) for every ingress permission, whatever resource declares it."""
+    for r in resources:
+        rules: list[dict[str, Any]] = []
+        if r.type == "aws:ec2/securityGroup:SecurityGroup":
+            rules = r.inputs.get("ingress") or []
+        elif r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+            rules = [{**r.inputs, "cidrBlocks": [r.inputs.get("cidrIpv4")],
+                      "ipv6CidrBlocks": [r.inputs.get("cidrIpv6")]}]
+        elif r.type == "aws:ec2/securityGroupRule:SecurityGroupRule":
+            rules = [r.inputs] if r.inputs.get("type") == "ingress" else []
+        for rule in rules:
+            all_ports = str(rule.get("ipProtocol", rule.get("protocol"))) == "-1"
+            low, high = (0, 65535) if all_ports else (rule.get("fromPort", 0), rule.get("toPort", 0))
+            for cidr in [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])]:
+                if cidr:
+                    yield r.name, cidr, low, high
+
+
+def lambda_in_vpc(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    functions = _of_type(resources, FUNCTION)
+    bad = [f"{r.name} is not attached to private subnets and a security group"
+           for r in functions
+           if not (r.inputs.get("vpcConfig") or {}).get("subnetIds")
+           or not (r.inputs.get("vpcConfig") or {}).get("securityGroupIds")]
+    return _verdict("lambda-in-vpc", functions, bad, "every function runs inside the VPC")
+
+
+def cloudfront_https_oac(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    distributions = _of_type(resources, DISTRIBUTION)
+    bad = [f"{r.name}: {problem}" for r in distributions for problem in _cloudfront_problems(r)]
+    return _verdict("cloudfront-https-origin-access-control", distributions, bad,
+                    "HTTPS only, S3 origins behind origin access control")
+
+
+def _cloudfront_problems(distribution: PlannedResource) -> Iterable[str]:
+    inputs = distribution.inputs
+    behaviors = [inputs.get("defaultCacheBehavior") or {}, *(inputs.get("orderedCacheBehaviors") or [])]
+    for behavior in behaviors:
+        if behavior.get("viewerProtocolPolicy") not in ("https-only", "redirect-to-https"):
+            yield f"{behavior.get('pathPattern', 'default')} allows plain HTTP"
+    for origin in inputs.get("origins") or []:
+        custom = origin.get("customOriginConfig")
+        if custom and custom.get("originProtocolPolicy") != "https-only":
+            yield f"origin {origin.get('originId')} is reached without HTTPS"
+        if not custom and not origin.get("originAccessControlId"):
+            yield f"S3 origin {origin.get('originId')} has no origin access control"
+
+
+def alarms_present(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    alarms = _of_type(resources, ALARM)
+    wired = {(a.inputs.get("namespace"), a.inputs.get("metricName")) for a in alarms
+             if a.inputs.get("alarmActions")}
+    if ("AWS/ApiGateway", "Latency") in wired and not any(
+        a.inputs.get("extendedStatistic") == "p95" for a in alarms
+        if a.inputs.get("metricName") == "Latency"
+    ):
+        wired.discard(("AWS/ApiGateway", "Latency"))
+    missing = [label for metric, label in REQUIRED_ALARMS.items() if metric not in wired]
+    return _verdict("alarms-present", alarms, [f"no {m} alarm with an action" for m in missing],
+                    "Lambda errors, API p95 latency, RDS CPU and connections alarms notify")
+
+
+def no_iam_star(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    documents = list(_policy_documents(resources))
+    bad = [f"{name} allows every action on every resource" for name, statement in documents
+           if statement.get("Effect") == "Allow"
+           and "*" in _as_list(statement.get("Action")) and "*" in _as_list(statement.get("Resource"))]
+    return _verdict("no-iam-star-on-star", documents, bad, "no statement allows * on *")
+
+
+def _policy_documents(resources: list[PlannedResource]) -> Iterable[tuple[str, dict]]:
+    texts: list[tuple[str, Any]] = []
+    for r in resources:
+        if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy",
+                      "aws:s3/bucketPolicy:BucketPolicy"):
+            texts.append((r.name, r.inputs.get("policy")))
+        elif r.type == "aws:iam/role:Role":
+            texts += [(r.name, p.get("policy")) for p in r.inputs.get("inlinePolicies") or []]
+    for name, text in texts:
+        document = json.loads(text) if isinstance(text, str) else text or {}
+        for statement in _as_list(document.get("Statement")):
+            yield name, statement
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+POLICIES: list[Policy] = [
+    rds_not_public,
+    rds_encrypted,
+    rds_backups,
+    rds_production_resilience,
+    no_world_open_database_port,
+    lambda_in_vpc,
+    cloudfront_https_oac,
+    alarms_present,
+    no_iam_star,
+]
