@@ -6,6 +6,8 @@ own copy (CREATE DATABASE ... TEMPLATE), so tests never see each other's rows.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,12 +39,15 @@ class TestDatabase:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    root: Path = tmp_path_factory.mktemp("embedded-pg")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's tmp_path: pytest resets its root to mode 0700 whenever a session
+    # starts, which would lock out the server's system user when running as root.
+    root = Path(tempfile.mkdtemp(prefix="miyabi-test-pg-"))
     server = EmbeddedPostgres(root / "postgres", root / "secrets")
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def create_database(server: EmbeddedPostgres, name: str, template: str | None = None) -> None:
