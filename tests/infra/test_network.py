@@ -1,0 +1,42 @@
+"""infra/network.py under mocks: private subnets over two zones, narrow security groups."""
+
+from __future__ import annotations
+
+from infra.plan import Plan
+from tests.infra.conftest import named, of_type
+
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_ID = "{}-mock-id"
+
+
+def test_two_private_subnets_in_two_zones_and_nothing_public(prod: Plan) -> None:
+    subnets = of_type(prod, "aws:ec2/subnet:Subnet")
+    assert sorted(s.inputs["availabilityZone"] for s in subnets) == ["eu-west-1a", "eu-west-1b"]
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+    assert not of_type(prod, "aws:ec2/internetGateway:InternetGateway")
+    assert not of_type(prod, "aws:ec2/natGateway:NatGateway")
+
+
+def test_a_nat_brings_public_subnets_and_a_default_route(plan_with) -> None:
+    plan = plan_with("dev", nat_gateway=True)
+    assert len(of_type(plan, "aws:ec2/subnet:Subnet")) == 4
+    assert len(of_type(plan, "aws:ec2/natGateway:NatGateway")) == 1
+    route = named(plan, "aws:ec2/route:Route", "miyabi-dev-private-default")
+    assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0"
+
+
+def test_postgres_accepts_5432_from_the_lambda_group_only(prod: Plan) -> None:
+    into_db = [r for r in of_type(prod, INGRESS)
+               if r.inputs["securityGroupId"] == SG_ID.format("miyabi-prod-db")]
+    assert len(into_db) == 1
+    rule = into_db[0].inputs
+    assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (5432, 5432, "tcp")
+    assert rule["referencedSecurityGroupId"] == SG_ID.format("miyabi-prod-lambda")
+    assert "cidrIpv4" not in rule
+
+
+def test_interface_endpoints_for_the_services_the_lambda_calls(prod: Plan) -> None:
+    endpoints = of_type(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    services = sorted(e.inputs["serviceName"] for e in endpoints)
+    assert services == ["com.amazonaws.eu-west-1.email-smtp", "com.amazonaws.eu-west-1.secretsmanager"]
+    assert all(e.inputs["privateDnsEnabled"] and len(e.inputs["subnetIds"]) == 2 for e in endpoints)
