@@ -1,0 +1,1 @@
+"""The legacy SQLite importer: read, normalise, copy, account, verify and undo."""

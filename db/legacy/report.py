@@ -1,0 +1,96 @@
+"""The import's accounting: per table read = imported + merged + quarantined, every merged or
+quarantined row with its reason, and every value that was changed to fit (counted, with examples)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from db.legacy.values import clean_text
+
+EXAMPLES_KEPT = 20
+SECRET_COLUMNS = frozenset({"token", "key", "password_hash"})
+
+
+@dataclass
+class Report:
+    """What happened to every row of the legacy file."""
+
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    fixes: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict))
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Whole quarantined rows (secrets removed), written to legacy_quarantine, not to the JSON.
+    quarantined_rows: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def table(self, name: str) -> dict[str, int]:
+        return self.tables.setdefault(name, {"read": 0, "imported": 0, "merged": 0, "quarantined": 0})
+
+    def read(self, name: str) -> None:
+        self.table(name)["read"] += 1
+
+    def imported(self, name: str) -> None:
+        self.table(name)["imported"] += 1
+
+    def merged(self, name: str, legacy_id: Any, reason: str, into: Any) -> None:
+        self.table(name)["merged"] += 1
+        self.rows.append({"table": name, "legacy_id": legacy_id, "action": "merged",
+                          "reason": reason, "merged_into": into})
+
+    def quarantined(self, name: str, legacy_id: Any, reason: str, row: dict[str, Any]) -> None:
+        self.table(name)["quarantined"] += 1
+        self.rows.append({"table": name, "legacy_id": legacy_id, "action": "quarantined",
+                          "reason": reason})
+        kept = {k: ("<removed>" if k in SECRET_COLUMNS and v is not None else
+                    clean_text(v) if isinstance(v, str | bytes) else v)
+                for k, v in row.items()}
+        self.quarantined_rows.append((name, str(legacy_id), reason, kept))
+
+    def fix(self, name: str, what: str, legacy_id: Any) -> None:
+        """Record a value changed to fit the new schema (e.g. an unreadable timestamp -> NULL)."""
+        entry = self.fixes[name].setdefault(what, {"count": 0, "examples": []})
+        entry["count"] += 1
+        if len(entry["examples"]) < EXAMPLES_KEPT:
+            entry["examples"].append(legacy_id)
+
+    def unbalanced(self) -> list[str]:
+        """Tables whose read count is not imported + merged + quarantined."""
+        return [f"{name}: read {c['read']} != imported {c['imported']} + merged {c['merged']} "
+                f"+ quarantined {c['quarantined']}"
+                for name, c in self.tables.items()
+                if c["read"] != c["imported"] + c["merged"] + c["quarantined"]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.meta, "tables": self.tables, "rows": self.rows,
+                "fixes": {k: dict(v) for k, v in self.fixes.items()}}
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_json(), indent=1, default=str, ensure_ascii=False))
+        return path
+
+
+def summary_table(document: dict[str, Any]) -> Table:
+    """The per-table accounting of a report document as a rich table."""
+    table = Table("table", "read", "imported", "merged", "quarantined", "values fixed",
+                  title=f"legacy import into {document.get('organization', {}).get('slug', '?')}")
+    fixes = document.get("fixes", {})
+    for name, counts in document["tables"].items():
+        fixed = sum(entry["count"] for entry in fixes.get(name, {}).values())
+        table.add_row(name, *(f"{counts[k]:,}" for k in ("read", "imported", "merged", "quarantined")),
+                      f"{fixed:,}")
+    return table
+
+
+def reasons(document: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """How many rows were merged or quarantined, per (table, reason)."""
+    counted: dict[tuple[str, str], int] = defaultdict(int)
+    for row in document["rows"]:
+        counted[(row["table"], f"{row['action']}: {row['reason']}")] += 1
+    return dict(counted)
