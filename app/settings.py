@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     release: str = Field("dev", validation_alias="MIYABI_RELEASE")
     backup_retention: int = Field(10, ge=1, validation_alias="MIYABI_BACKUP_RETENTION")
     log_json: bool = Field(False, validation_alias="MIYABI_LOG_JSON")
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="MIYABI_MAX_BODY_BYTES")
+    login_max_failures_per_client: int = Field(20, ge=1,
+                                               validation_alias="MIYABI_LOGIN_MAX_FAILURES_PER_CLIENT")
+    email_token_hours: int = Field(24, ge=1, le=168, validation_alias="MIYABI_EMAIL_TOKEN_HOURS")
+    invitation_days: int = Field(7, ge=1, le=90, validation_alias="MIYABI_INVITATION_DAYS")
+    pool_timeout_seconds: float = Field(10, gt=0, validation_alias="MIYABI_POOL_TIMEOUT_SECONDS")
+    aws_region: str | None = Field(None, validation_alias="AWS_REGION")
 
     @classmethod
     def settings_customise_sources(

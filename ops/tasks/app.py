@@ -1,6 +1,38 @@
-"""Placeholder until its issue lands."""
+"""`invoke serve`: the API on this machine, against the local database at the code's level."""
 
-from invoke import Collection
+from __future__ import annotations
 
-TOP_LEVEL: tuple = ()
+from invoke import Collection, Context, task
+
+from db import local
+from db import migrate as migrations
+from ops.tasks.common import console, run, settings
+
+
+def _migrate_local() -> None:
+    config = settings()
+    url = local.admin_url(config)
+    applied = migrations.apply(url, config.migrations_dir, app_role=config.app_role,
+                               progress=lambda line: console.print(f"[cyan]›[/] {line}"))
+    if not config.app_database_url:
+        local.provision_app_role(url, config.app_role, local.app_role_password(config))
+    console.print(f"schema ready ({len(applied)} migration(s) applied)")
+
+
+@task(help={"port": "the port to listen on (default: MIYABI_PORT, 8000)",
+            "reload": "restart when the code changes (development)",
+            "workers": "uvicorn worker processes (default 1)"})
+def serve(c: Context, port: int = 0, reload: bool = False, workers: int = 1) -> None:
+    """Migrate the local database, then serve the API (app.main:app) on 127.0.0.1."""
+    import uvicorn
+
+    config = settings()
+    run(_migrate_local)
+    listen = port or config.port
+    console.print(f"serving Miyabi API on http://127.0.0.1:{listen} (Ctrl-C stops)")
+    uvicorn.run("app.main:app", host="127.0.0.1", port=listen, reload=reload,
+                workers=None if reload else workers, log_level="info")
+
+
+TOP_LEVEL = (serve,)
 ns = Collection("app")

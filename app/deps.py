@@ -1,0 +1,197 @@
+"""Request dependencies: the caller, their connection inside the tenant, and permission checks.
+
+A route's signature says what it needs:
+
+    async def create_task(body: TaskIn, conn: TenantConn,
+                          caller: Annotated[Caller, require("task.create")]) -> Task: ...
+
+Every request that touches the database takes one pooled connection in one transaction
+(`Connection`); tenant requests set `app.org_id` and `app.user_id` transaction-locally before
+any query on tenant tables, so row-level security filters even a query that forgets its WHERE.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from app.errors import bad_request, forbidden, not_found, unauthorized, unprocessable
+from app.security import ACCESS, InvalidToken, digest, looks_like_jwt, token_subject
+from app.settings import Settings
+
+SET_TENANT = "select set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)"
+
+# Caller's permissions in the organization, if they are an active member of a live one.
+MEMBER_PERMISSIONS = """
+select array(select distinct rp.permission
+             from member_roles mr
+             join role_permissions rp on rp.organization_id = mr.organization_id
+                                     and rp.role_id = mr.role_id
+             where mr.organization_id = m.organization_id and mr.user_id = m.user_id) as permissions
+from memberships m
+join organizations o on o.id = m.organization_id and o.deleted_at is null
+join users u on u.id = m.user_id and u.is_active
+where m.organization_id = %s and m.user_id = %s
+"""
+
+API_KEY = "select api_key_id, organization_id, user_id from authenticate_api_key(%s)"
+
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="An access JWT from /api/auth/login, or an API key (`mk_...`).")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a person (JWT) or one of their API keys, and in which organization."""
+
+    user_id: uuid.UUID
+    api_key_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    permissions: frozenset[str] = frozenset()
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
+
+
+async def connection(pool: Pool) -> AsyncIterator[AsyncConnection]:
+    """One pooled connection in one transaction, committed when the route returns."""
+    async with pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+# scope="function": commit before the answer is sent, so a client's next request sees it.
+Connection = Annotated[AsyncConnection, Depends(connection, scope="function")]
+
+
+async def authenticated(request: Request, conn: Connection,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                               Depends(bearer)]) -> Caller:
+    """The caller named by `Authorization: Bearer`, a JWT or an API key; else 401."""
+    if credentials is None or not credentials.credentials:
+        raise unauthorized("Send `Authorization: Bearer <token or API key>`.")
+    token = credentials.credentials
+    if looks_like_jwt(token):
+        try:
+            return Caller(user_id=token_subject(request.app.state.jwt_secret, token, ACCESS))
+        except InvalidToken as error:
+            raise unauthorized("The access token is invalid or expired.", "invalid_token") from error
+    # API keys: `mk_...`, or a legacy key without prefix; only their hash is stored.
+    row = await (await conn.execute(API_KEY, (digest(token),))).fetchone()
+    if row is None:
+        raise unauthorized("The API key is unknown or revoked.", "invalid_api_key")
+    return Caller(user_id=row["user_id"], api_key_id=row["api_key_id"],
+                  organization_id=row["organization_id"])
+
+
+Authenticated = Annotated[Caller, Depends(authenticated)]
+
+
+def _parse_uuid(value: str, *, header: bool) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        if header:
+            raise bad_request("X-Organization-Id must be an organization id (a UUID).",
+                              "bad_organization_header") from error
+        raise unprocessable("The id in the path is not a UUID.",
+                            [{"field": "path.id", "message": "not a UUID"}]) from error
+
+
+def _requested_organization(request: Request, header: str | None, caller: Caller) -> uuid.UUID:
+    route = request.scope.get("route")
+    if route is not None and getattr(route, "path", "").startswith("/api/organizations/{id}"):
+        return _parse_uuid(request.path_params["id"], header=False)
+    if header:
+        return _parse_uuid(header, header=True)
+    if caller.organization_id is not None:
+        return caller.organization_id  # an API key knows its organization
+    raise bad_request("Send the X-Organization-Id header to say which organization.",
+                      "missing_organization")
+
+
+async def tenant_caller(
+        request: Request, caller: Authenticated, conn: Connection,
+        x_organization_id: Annotated[str | None, Header(
+            description="The organization acted in (not needed on /api/organizations/{id}/...)")]
+        = None) -> Caller:
+    """The caller inside the request's organization, with their permissions there.
+
+    Sets the tenant on the request's transaction first. A non-member, a deleted organization
+    and an API key of another organization all get 404: the organization does not exist for them.
+    """
+    organization = _requested_organization(request, x_organization_id, caller)
+    if caller.organization_id is not None and caller.organization_id != organization:
+        raise not_found("organization")
+    await conn.execute(SET_TENANT, (str(organization), str(caller.user_id)))
+    row = await (await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))).fetchone()
+    if row is None:
+        raise not_found("organization")
+    member = replace(caller, organization_id=organization, permissions=frozenset(row["permissions"]))
+    request.state.caller = member
+    return member
+
+
+TenantCaller = Annotated[Caller, Depends(tenant_caller)]
+
+
+async def tenant_connection(caller: TenantCaller, conn: Connection) -> AsyncConnection:
+    """The request's connection, with its organization and user already set."""
+    return conn
+
+
+TenantConn = Annotated[AsyncConnection, Depends(tenant_connection)]
+
+
+async def user_caller(request: Request, caller: Authenticated, conn: Connection) -> Caller:
+    """The caller outside any organization (`app.user_id` only); 401 if the account is gone."""
+    row = await (await conn.execute(
+        SET_TENANT + ", exists(select 1 from users where id = %s and is_active) as active",
+        ("", str(caller.user_id), caller.user_id))).fetchone()
+    if not row["active"]:
+        raise unauthorized("The account no longer exists or is disabled.", "inactive_user")
+    request.state.caller = caller
+    return caller
+
+
+UserCaller = Annotated[Caller, Depends(user_caller)]
+
+
+async def user_connection(caller: UserCaller, conn: Connection) -> AsyncConnection:
+    """The request's connection with `app.user_id` set and no organization."""
+    return conn
+
+
+UserConn = Annotated[AsyncConnection, Depends(user_connection)]
+
+
+def require(permission: str) -> Any:
+    """A dependency that answers 403 unless the caller holds `permission` in the organization.
+
+    Use as `caller: Annotated[Caller, require("task.create")]` or in `dependencies=[...]`.
+    """
+    async def check(caller: TenantCaller) -> Caller:
+        if permission not in caller.permissions:
+            raise forbidden(f"This needs the {permission} permission in the organization.")
+        return caller
+
+    check.__name__ = f"require_{permission.replace('.', '_')}"
+    return Depends(check)

@@ -1,0 +1,78 @@
+"""API keys: for the bot and agent workers, acting as their owner inside one organization."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from app import audit
+from app.deps import TenantCaller, TenantConn
+from app.errors import forbidden, not_found
+from app.pagination import PageParams, Paginated
+from app.schemas import Body, Name
+from app.security import digest, new_api_key
+
+router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
+
+KEY_COLUMNS = "id, name, prefix, created_at, last_used_at, revoked_at"
+
+MY_KEYS = f"""
+select {KEY_COLUMNS} from api_keys
+where user_id = %s
+  and (%s::timestamptz is null or (created_at, id) < (%s::timestamptz, %s::uuid))
+order by created_at desc, id desc
+limit %s
+"""
+
+
+class ApiKeyIn(Body):
+    name: str = Name
+
+
+class ApiKey(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewApiKey(ApiKey):
+    key: str
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NewApiKey,
+             summary="Create a key; `key` is shown this once and stored only as a hash")
+async def create_api_key(body: ApiKeyIn, caller: TenantCaller, conn: TenantConn) -> dict:
+    key, prefix = new_api_key()
+    row = await (await conn.execute(
+        f"insert into api_keys (organization_id, user_id, name, prefix, key_hash) "
+        f"values (%s, %s, %s, %s, %s) returning {KEY_COLUMNS}",
+        (caller.organization_id, caller.user_id, body.name, prefix, digest(key)))).fetchone()
+    await audit.record(conn, caller, "api_key.create", "api_key", row["id"], {"name": body.name})
+    return {**row, "key": key}
+
+
+@router.get("", response_model=Paginated[ApiKey], summary="The caller's keys (without secrets)")
+async def list_api_keys(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
+    after = page.after or [None, None]
+    rows = await (await conn.execute(MY_KEYS, (caller.user_id, after[0], after[0], after[-1],
+                                               page.limit + 1))).fetchall()
+    return page.of(rows, lambda k: (k["created_at"].isoformat(), k["id"]))
+
+
+@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               summary="Revoke a key (its owner, or user.manage); it stops working at once")
+async def revoke_api_key(id: uuid.UUID, caller: TenantCaller, conn: TenantConn) -> Response:
+    row = await (await conn.execute("select user_id from api_keys where id = %s", (id,))).fetchone()
+    if row is None:
+        raise not_found("API key")
+    if row["user_id"] != caller.user_id and not caller.can("user.manage"):
+        raise forbidden("Only the key's owner or someone with user.manage may revoke it.")
+    await conn.execute("update api_keys set revoked_at = now() where id = %s and revoked_at is null", (id,))
+    await audit.record(conn, caller, "api_key.revoke", "api_key", id)
+    return Response(status_code=204)

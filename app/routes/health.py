@@ -1,0 +1,56 @@
+"""Health: liveness and readiness (no authentication)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import psycopg
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+
+from app.deps import AppSettings, Pool
+from app.errors import error_body
+from db.migrate import BASE_LEVEL, load_migrations
+
+router = APIRouter(prefix="/api/health", tags=["health"])
+
+# Read as the application role, which may SELECT yoyo's table (and nothing else of yoyo's).
+APPLIED = "select migration_id from _yoyo_migration"
+
+
+@lru_cache(maxsize=4)
+def migration_ids(folder: Path) -> tuple[str, ...]:
+    return tuple(m.id for m in load_migrations(folder))
+
+
+def current_level(known: tuple[str, ...], applied: set[str]) -> str:
+    """As db.migrate.current_level: the newest migration of the folder that is applied."""
+    return next((level for level in reversed(known) if level in applied), BASE_LEVEL)
+
+
+@router.get("", summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="The database answers and the schema is at the expected level",
+            responses={503: {"description": "Not ready, with the reason in the error shape"}})
+async def ready(pool: Pool, settings: AppSettings) -> JSONResponse:
+    known = migration_ids(settings.migrations_dir)
+    try:
+        async with pool.connection(timeout=5) as conn:
+            rows = await (await conn.execute(APPLIED)).fetchall()
+    except (psycopg.Error, PoolTimeout) as error:
+        return _not_ready("database_unavailable",
+                          f"The database does not answer ({type(error).__name__}).")
+    level = current_level(known, {row["migration_id"] for row in rows})
+    if level != known[-1]:
+        return _not_ready("schema_mismatch", f"The schema is at {level}; this code expects {known[-1]}.",
+                          {"current": level, "expected": known[-1]})
+    return JSONResponse({"status": "ready", "schema_level": level})
+
+
+def _not_ready(code: str, message: str, details: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, [details] if details else None), status_code=503)

@@ -1,0 +1,177 @@
+"""Fixtures for API tests: an app over the per-test database, and quick people and organizations.
+
+    def test_something(client, people):
+        r = client.get("/api/roles", headers=people.member.headers(people.org_id))
+
+`people` is one organization with an Admin, a Member and a Viewer (each logged in);
+`make_user`, `make_org`, `add_member` and `make_api_key` build more when a test needs them.
+"""
+
+from __future__ import annotations
+
+import email
+import itertools
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings, load_settings
+
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count()
+
+
+@dataclass
+class TestUser:
+    __test__ = False
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    def headers(self, org_id: str | None = None) -> dict[str, str]:
+        """Authorization (and X-Organization-Id when given) for this user."""
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        if org_id:
+            headers["X-Organization-Id"] = str(org_id)
+        return headers
+
+
+@dataclass
+class People:
+    """One organization and a logged-in user per built-in role."""
+
+    org_id: str
+    admin: TestUser
+    member: TestUser
+    viewer: TestUser
+
+    def by_role(self, role: str) -> TestUser:
+        return {"Admin": self.admin, "Member": self.member, "Viewer": self.viewer}[role]
+
+
+@pytest.fixture
+def settings(database, tmp_path: Path) -> Settings:
+    """Settings pointing at the per-test database, with the state folder in tmp_path."""
+    return load_settings({
+        "MIYABI_HOME": str(tmp_path / "home"),
+        "DATABASE_URL": database.admin_url,
+        "MIYABI_APP_DATABASE_URL": database.app_url,
+        "MIYABI_JWT_SECRET": JWT_SECRET,
+        "MIYABI_POOL_MIN_SIZE": "1",
+        "MIYABI_POOL_MAX_SIZE": "4",
+    })
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API over the per-test database (lifespan run: the pool is open)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_db(database) -> Iterator[psycopg.Connection]:
+    """An owner connection (autocommit) to set up or inspect what the API cannot see."""
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        yield conn
+
+
+def outbox_token(outbox: Path, to: str, subject_word: str) -> str:
+    """The token in the newest outbox message to `to` whose subject contains `subject_word`."""
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = email.message_from_bytes(path.read_bytes())
+        if message["To"].lower() == to.lower() and subject_word.lower() in message["Subject"].lower():
+            body = message.get_payload(decode=True).decode()
+            return re.search(r"^token: (\S+)$", body, re.M).group(1)
+    raise AssertionError(f"no {subject_word!r} message to {to} in {outbox}")
+
+
+@pytest.fixture
+def make_user(client: TestClient, settings: Settings) -> Callable[..., TestUser]:
+    """Register (and by default verify) a user over HTTP, then log in."""
+    def make(email_address: str | None = None, *, verified: bool = True, name: str = "Test User") -> TestUser:
+        address = email_address or f"user{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com"
+        r = client.post("/api/auth/register", json={"email": address, "password": PASSWORD, "name": name})
+        assert r.status_code == 201, r.text
+        if verified:
+            token = outbox_token(settings.outbox_dir, address, "verify")
+            assert client.post("/api/auth/verify-email", json={"token": token}).status_code == 200
+        r = client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        pair = r.json()
+        return TestUser(r_id(client, pair["access_token"]), address, PASSWORD, pair["access_token"],
+                        pair["refresh_token"])
+    return make
+
+
+def r_id(client: TestClient, access_token: str) -> str:
+    r = client.get("/api/auth/me", headers={"Authorization": f"Bearer {access_token}"})
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+@pytest.fixture
+def make_org(client: TestClient) -> Callable[..., str]:
+    """Create an organization over HTTP as `owner` (who becomes Admin); returns its id."""
+    def make(owner: TestUser, slug: str | None = None) -> str:
+        slug = slug or f"org-{uuid.uuid4().hex[:10]}"
+        r = client.post("/api/organizations", json={"name": slug.title(), "slug": slug},
+                        headers=owner.headers())
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+    return make
+
+
+@pytest.fixture
+def add_member(admin_db: psycopg.Connection) -> Callable[..., None]:
+    """Make `user` a member of `org_id` with the role named `role` (directly in the database)."""
+    def add(org_id: str, user: TestUser, role: str = "Member") -> None:
+        admin_db.execute("insert into memberships (organization_id, user_id) values (%s, %s) "
+                         "on conflict do nothing", (org_id, user.id))
+        inserted = admin_db.execute(
+            "insert into member_roles (organization_id, user_id, role_id) select %s, %s, id from roles "
+            "where organization_id = %s and name = %s", (org_id, user.id, org_id, role))
+        assert inserted.rowcount == 1, f"no role {role!r} in {org_id}"
+    return add
+
+
+@pytest.fixture
+def make_api_key(client: TestClient) -> Callable[..., str]:
+    """Create an API key over HTTP for `user` in `org_id`; returns the key."""
+    def make(user: TestUser, org_id: str, name: str = "test key") -> str:
+        r = client.post("/api/api-keys", json={"name": name}, headers=user.headers(org_id))
+        assert r.status_code == 201, r.text
+        return r.json()["key"]
+    return make
+
+
+@pytest.fixture
+def people(make_user, make_org, add_member) -> People:
+    """An organization with an Admin (its creator), a Member and a Viewer."""
+    admin, member, viewer = make_user(), make_user(), make_user()
+    org_id = make_org(admin)
+    add_member(org_id, member, "Member")
+    add_member(org_id, viewer, "Viewer")
+    return People(org_id, admin, member, viewer)
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The response is `status` in the one error shape (and `code` when given)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "request_id"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert body["request_id"] == response.headers["x-request-id"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body
