@@ -42,4 +42,18 @@ def seed_organization(conn: psycopg.Connection, slug: str) -> dict[str, uuid.UUI
                  (ids["org"], ids["task"]))
     conn.execute("insert into audit_log (organization_id, actor_user_id, action, target_type)"
                  " values (%s, %s, 'task.create', 'task')", (ids["org"], ids["user"]))
+    _seed_legacy_tables(conn, ids)
     return ids
+
+
+def _seed_legacy_tables(conn: psycopg.Connection, ids: dict[str, uuid.UUID]) -> None:
+    conn.execute("insert into telegram_chats (organization_id, chat_id, user_id, title)"
+                 " values (%s, %s, %s, 'chat')", (ids["org"], ids["org"].int % 10**12, ids["user"]))
+    conn.execute("insert into legacy_imports (organization_id, source_sha256, source_name, sessions,"
+                 " report, event_seq_before, event_seq_called, event_seq_after)"
+                 " values (%s, %s, 'legacy.db', 'keep', '{}', 1, false, 1)",
+                 (ids["org"], ids["org"].hex))
+    conn.execute("insert into legacy_import_users (organization_id, user_id) values (%s, %s)",
+                 (ids["org"], ids["user"]))
+    conn.execute("insert into legacy_quarantine (organization_id, source_table, legacy_id, reason,"
+                 " row_data) values (%s, 'tasks', '1', 'orphan', '{}')", (ids["org"],))
