@@ -1,5 +1,225 @@
-"""(being built)"""
+"""Roles and permissions inside one organization: the built-in three and custom roles."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+from psycopg import AsyncConnection, errors
+from pydantic import BaseModel, Field
+
+from app import audit
+from app.deps import Caller, TenantCaller, TenantConn, require
+from app.errors import conflict, not_found, unprocessable
+from app.pagination import PageParams, Paginated
+from app.schemas import Body
 
 router = APIRouter(tags=["roles"])
+
+ROLE_COLUMNS = """r.id, r.name, r.description, r.is_builtin, r.created_at,
+    array(select rp.permission from role_permissions rp where rp.role_id = r.id
+          order by rp.permission) as permissions"""
+
+ROLES = f"""
+select {ROLE_COLUMNS} from roles r
+where (%s::timestamptz is null or (r.created_at, r.id) > (%s::timestamptz, %s::uuid))
+order by r.created_at, r.id
+limit %s
+"""
+
+RoleName = Field(min_length=1, max_length=100)
+PermissionName = Field(min_length=1, max_length=100)
+
+
+class Permission(BaseModel):
+    name: str
+    description: str
+
+
+class RoleIn(Body):
+    name: str = RoleName
+    description: str = Field("", max_length=500)
+    permissions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class RolePatch(Body):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=500)
+    permissions: list[str] | None = Field(None, max_length=50)
+
+
+class PermissionIn(Body):
+    permission: str = PermissionName
+
+
+class RoleAssignmentIn(Body):
+    role_id: uuid.UUID
+
+
+class Role(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    is_builtin: bool
+    created_at: datetime
+    permissions: list[str]
+
+
+class RoleAssignment(BaseModel):
+    user_id: uuid.UUID
+    role_id: uuid.UUID
+
+
+class PermissionGrant(BaseModel):
+    role_id: uuid.UUID
+    permission: str
+
+
+async def _known_permissions(conn: AsyncConnection, names: list[str]) -> list[str]:
+    rows = await (await conn.execute("select name from permissions where name = any(%s)",
+                                     (names,))).fetchall()
+    unknown = sorted(set(names) - {row["name"] for row in rows})
+    if unknown:
+        raise unprocessable("Unknown permission.", [{"field": "permissions", "message": name}
+                                                    for name in unknown], "unknown_permission")
+    return sorted(set(names))
+
+
+async def _custom_role(conn: AsyncConnection, role_id: uuid.UUID) -> dict:
+    row = await (await conn.execute("select id, name, is_builtin from roles where id = %s",
+                                    (role_id,))).fetchone()
+    if row is None:
+        raise not_found("role")
+    if row["is_builtin"]:
+        raise conflict(f"The built-in role {row['name']} is read-only.", "roles_builtin_read_only")
+    return row
+
+
+async def _role(conn: AsyncConnection, role_id: uuid.UUID) -> dict:
+    return await (await conn.execute(f"select {ROLE_COLUMNS} from roles r where r.id = %s",
+                                     (role_id,))).fetchone()
+
+
+async def _grant(conn: AsyncConnection, caller: Caller, role_id: uuid.UUID, names: list[str]) -> None:
+    await conn.execute("insert into role_permissions (organization_id, role_id, permission) "
+                       "select %s, %s, unnest(%s::text[]) on conflict do nothing",
+                       (caller.organization_id, role_id, names))
+
+
+@router.get("/api/permissions", response_model=Paginated[Permission],
+            summary="Every permission with its description")
+async def list_permissions(caller: TenantCaller, conn: TenantConn) -> dict:
+    rows = await (await conn.execute("select name, description from permissions order by name")).fetchall()
+    return {"items": rows, "next_cursor": None}
+
+
+@router.get("/api/roles", response_model=Paginated[Role], summary="Built-in and custom roles")
+async def list_roles(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
+    after = page.after or [None, None]
+    rows = await (await conn.execute(ROLES, (after[0], after[0], after[-1], page.limit + 1))).fetchall()
+    return page.of(rows, lambda r: (r["created_at"].isoformat(), r["id"]))
+
+
+@router.post("/api/roles", status_code=status.HTTP_201_CREATED, response_model=Role)
+async def create_role(body: RoleIn, conn: TenantConn,
+                      caller: Annotated[Caller, require("role.manage")]) -> dict:
+    names = await _known_permissions(conn, body.permissions)
+    try:
+        row = await (await conn.execute(
+            "insert into roles (organization_id, name, description) values (%s, %s, %s) returning id",
+            (caller.organization_id, body.name, body.description))).fetchone()
+    except errors.UniqueViolation as error:
+        raise conflict("A role with this name exists.", "role_name_taken") from error
+    await _grant(conn, caller, row["id"], names)
+    await audit.record(conn, caller, "role.create", "role", row["id"],
+                       {"name": body.name, "permissions": names})
+    return await _role(conn, row["id"])
+
+
+@router.patch("/api/roles/{id}", response_model=Role, responses={409: {"description": "Built-in role"}})
+async def update_role(id: uuid.UUID, body: RolePatch, conn: TenantConn,
+                      caller: Annotated[Caller, require("role.manage")]) -> dict:
+    await _custom_role(conn, id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("name") is not None or changes.get("description") is not None:
+        try:
+            await conn.execute("update roles set name = coalesce(%s, name), "
+                               "description = coalesce(%s, description) where id = %s",
+                               (body.name, body.description, id))
+        except errors.UniqueViolation as error:
+            raise conflict("A role with this name exists.", "role_name_taken") from error
+    if body.permissions is not None:
+        names = await _known_permissions(conn, body.permissions)
+        await conn.execute("delete from role_permissions where role_id = %s and permission <> all(%s)",
+                           (id, names))
+        await _grant(conn, caller, id, names)
+    await audit.record(conn, caller, "role.update", "role", id, changes)
+    return await _role(conn, id)
+
+
+@router.delete("/api/roles/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               responses={409: {"description": "Built-in role"}})
+async def delete_role(id: uuid.UUID, conn: TenantConn,
+                      caller: Annotated[Caller, require("role.manage")]) -> Response:
+    role = await _custom_role(conn, id)
+    await conn.execute("delete from roles where id = %s", (id,))
+    await audit.record(conn, caller, "role.delete", "role", id, {"name": role["name"]})
+    return Response(status_code=204)
+
+
+@router.post("/api/roles/{id}/permissions", status_code=status.HTTP_201_CREATED,
+             response_model=PermissionGrant)
+async def grant_permission(id: uuid.UUID, body: PermissionIn, conn: TenantConn,
+                           caller: Annotated[Caller, require("role.manage")]) -> dict:
+    await _custom_role(conn, id)
+    await _known_permissions(conn, [body.permission])
+    try:
+        await conn.execute("insert into role_permissions (organization_id, role_id, permission) "
+                           "values (%s, %s, %s)", (caller.organization_id, id, body.permission))
+    except errors.UniqueViolation as error:
+        raise conflict("The role already has this permission.", "already_granted") from error
+    await audit.record(conn, caller, "role.permission_grant", "role", id, {"permission": body.permission})
+    return {"role_id": id, "permission": body.permission}
+
+
+@router.delete("/api/roles/{id}/permissions/{permission}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response)
+async def revoke_permission(id: uuid.UUID, permission: str, conn: TenantConn,
+                            caller: Annotated[Caller, require("role.manage")]) -> Response:
+    await _custom_role(conn, id)
+    row = await (await conn.execute(
+        "delete from role_permissions where role_id = %s and permission = %s returning permission",
+        (id, permission))).fetchone()
+    if row is None:
+        raise not_found("permission of the role")
+    await audit.record(conn, caller, "role.permission_revoke", "role", id, {"permission": permission})
+    return Response(status_code=204)
+
+
+@router.post("/api/users/{id}/roles", status_code=status.HTTP_201_CREATED, response_model=RoleAssignment)
+async def assign_role(id: uuid.UUID, body: RoleAssignmentIn, conn: TenantConn,
+                      caller: Annotated[Caller, require("user.manage")]) -> dict:
+    try:
+        await conn.execute("insert into member_roles (organization_id, user_id, role_id) "
+                           "values (%s, %s, %s)", (caller.organization_id, id, body.role_id))
+    except errors.ForeignKeyViolation as error:
+        raise not_found("member or role") from error
+    except errors.UniqueViolation as error:
+        raise conflict("The member already has this role.", "already_assigned") from error
+    await audit.record(conn, caller, "member.role_assign", "user", id, {"role_id": body.role_id})
+    return {"user_id": id, "role_id": body.role_id}
+
+
+@router.delete("/api/users/{id}/roles/{role_id}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response, responses={409: {"description": "The last Admin keeps the role"}})
+async def unassign_role(id: uuid.UUID, role_id: uuid.UUID, conn: TenantConn,
+                        caller: Annotated[Caller, require("user.manage")]) -> Response:
+    row = await (await conn.execute(
+        "delete from member_roles where user_id = %s and role_id = %s returning role_id",
+        (id, role_id))).fetchone()
+    if row is None:
+        raise not_found("role of the member")
+    await audit.record(conn, caller, "member.role_unassign", "user", id, {"role_id": role_id})
+    return Response(status_code=204)

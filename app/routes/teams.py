@@ -1,5 +1,128 @@
-"""(being built)"""
+"""Teams of an organization and their members."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+from psycopg import errors
+from pydantic import BaseModel
+
+from app import audit
+from app.deps import Caller, TenantConn, require
+from app.errors import conflict, not_found
+from app.pagination import PageParams, Paginated
+from app.schemas import Body, Name
 
 router = APIRouter(tags=["teams"])
+
+TEAM_COLUMNS = """t.id, t.name, t.created_at, t.updated_at,
+    array(select tm.user_id from team_members tm where tm.team_id = t.id order by tm.created_at) as members"""
+
+TEAMS = f"""
+select {TEAM_COLUMNS} from teams t
+where t.organization_id = %s
+  and (%s::timestamptz is null or (t.created_at, t.id) > (%s::timestamptz, %s::uuid))
+order by t.created_at, t.id
+limit %s
+"""
+
+
+class TeamIn(Body):
+    name: str = Name
+
+
+class TeamMemberIn(Body):
+    user_id: uuid.UUID
+
+
+class Team(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    members: list[uuid.UUID]
+
+
+class TeamMember(BaseModel):
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+@router.get("/api/organizations/{id}/teams", response_model=Paginated[Team], tags=["teams"])
+async def list_teams(id: uuid.UUID, conn: TenantConn, page: PageParams,
+                     caller: Annotated[Caller, require("team.view")]) -> dict:
+    after = page.after or [None, None]
+    rows = await (await conn.execute(TEAMS, (id, after[0], after[0], after[-1], page.limit + 1))).fetchall()
+    return page.of(rows, lambda t: (t["created_at"].isoformat(), t["id"]))
+
+
+@router.post("/api/organizations/{id}/teams", status_code=status.HTTP_201_CREATED, response_model=Team)
+async def create_team(id: uuid.UUID, body: TeamIn, conn: TenantConn,
+                      caller: Annotated[Caller, require("team.manage")]) -> dict:
+    try:
+        row = await (await conn.execute(
+            "insert into teams as t (organization_id, name) values (%s, %s) "
+            f"returning {TEAM_COLUMNS}", (id, body.name))).fetchone()
+    except errors.UniqueViolation as error:
+        raise conflict("A team with this name exists.", "team_name_taken") from error
+    await audit.record(conn, caller, "team.create", "team", row["id"], {"name": body.name})
+    return row
+
+
+@router.patch("/api/teams/{id}", response_model=Team)
+async def rename_team(id: uuid.UUID, body: TeamIn, conn: TenantConn,
+                      caller: Annotated[Caller, require("team.manage")]) -> dict:
+    try:
+        row = await (await conn.execute(
+            f"update teams as t set name = %s where t.id = %s returning {TEAM_COLUMNS}",
+            (body.name, id))).fetchone()
+    except errors.UniqueViolation as error:
+        raise conflict("A team with this name exists.", "team_name_taken") from error
+    if row is None:
+        raise not_found("team")
+    await audit.record(conn, caller, "team.update", "team", id, {"name": body.name})
+    return row
+
+
+@router.delete("/api/teams/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_team(id: uuid.UUID, conn: TenantConn,
+                      caller: Annotated[Caller, require("team.manage")]) -> Response:
+    row = await (await conn.execute("delete from teams where id = %s returning name", (id,))).fetchone()
+    if row is None:
+        raise not_found("team")
+    await audit.record(conn, caller, "team.delete", "team", id, {"name": row["name"]})
+    return Response(status_code=204)
+
+
+@router.post("/api/teams/{id}/members", status_code=status.HTTP_201_CREATED, response_model=TeamMember,
+             summary="Add a member of the organization to the team")
+async def add_team_member(id: uuid.UUID, body: TeamMemberIn, conn: TenantConn,
+                          caller: Annotated[Caller, require("team.manage")]) -> dict:
+    team = await (await conn.execute("select id from teams where id = %s", (id,))).fetchone()
+    if team is None:
+        raise not_found("team")
+    try:
+        await conn.execute("insert into team_members (organization_id, team_id, user_id) "
+                           "values (%s, %s, %s)", (caller.organization_id, id, body.user_id))
+    except errors.ForeignKeyViolation as error:
+        raise not_found("member of the organization") from error
+    except errors.UniqueViolation as error:
+        raise conflict("The user is already in the team.", "already_in_team") from error
+    await audit.record(conn, caller, "team.member_add", "team", id, {"user_id": body.user_id})
+    return {"team_id": id, "user_id": body.user_id}
+
+
+@router.delete("/api/teams/{id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response)
+async def remove_team_member(id: uuid.UUID, user_id: uuid.UUID, conn: TenantConn,
+                             caller: Annotated[Caller, require("team.manage")]) -> Response:
+    row = await (await conn.execute(
+        "delete from team_members where team_id = %s and user_id = %s returning user_id",
+        (id, user_id))).fetchone()
+    if row is None:
+        raise not_found("team member")
+    await audit.record(conn, caller, "team.member_remove", "team", id, {"user_id": user_id})
+    return Response(status_code=204)
