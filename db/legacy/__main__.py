@@ -1,0 +1,35 @@
+"""`python -m db.legacy import|verify URL FILE ...`: the importer without invoke, for
+subprocess tests and benchmarks (operators use `invoke legacy.*`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.settings import load_settings
+from db.legacy.importer import import_legacy
+from db.legacy.verify import verify_or_raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m db.legacy")
+    parser.add_argument("command", choices=("import", "verify"))
+    parser.add_argument("url")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--org-name", default="Legacy")
+    parser.add_argument("--org-slug", required=True)
+    parser.add_argument("--sessions", default="keep", choices=("keep", "invalidate"))
+    args = parser.parse_args(argv)
+    if args.command == "import":
+        result = import_legacy(args.url, args.file, args.org_name, args.org_slug,
+                               migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions)
+        print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
+    else:
+        verify_or_raise(args.url, args.file, args.org_slug)
+        print("verified")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
