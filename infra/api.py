@@ -44,9 +44,13 @@ class Api(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("miyabi:infra:Api", name, None, opts)
         self._args = args
+        self.jwt_secret = self._jwt_secret(name)
         self.function = self._function(
-            "api", API_HANDLER, {"APP_DB_SECRET_ARN": args.app_secret_arn},
-            secrets=[args.app_secret_arn],
+            "api", API_HANDLER,
+            {"APP_DB_SECRET_ARN": args.app_secret_arn,
+             "MIYABI_JWT_SECRET_ARN": self.jwt_secret.arn,
+             "MIYABI_EMAIL_BACKEND": "ses", "MIYABI_LOG_JSON": "true"},
+            secrets=[args.app_secret_arn, self.jwt_secret.arn], send_email=True,
         )
         self.migrate_function = self._function(
             "migrate", MIGRATE_HANDLER,
@@ -66,9 +70,24 @@ class Api(pulumi.ComponentResource):
             "alias": self.alias.name,
         })
 
+    def _jwt_secret(self, name: str) -> aws.secretsmanager.Secret:
+        """The API's token-signing key, generated once and never rotated by a later `up`."""
+        secret = aws.secretsmanager.Secret(
+            f"{name}-jwt", description="Miyabi API token signing key",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        value = aws.secretsmanager.get_random_password_output(
+            password_length=64, exclude_punctuation=True, opts=pulumi.InvokeOptions(parent=self)
+        ).random_password
+        aws.secretsmanager.SecretVersion(
+            f"{name}-jwt", secret_id=secret.id, secret_string=pulumi.Output.secret(value),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
+        )
+        return secret
+
     def _function(
         self, role: str, handler: str, env: dict[str, pulumi.Input[str]],
-        secrets: list[pulumi.Input[str]],
+        secrets: list[pulumi.Input[str]], send_email: bool = False,
     ) -> aws.lambda_.Function:
         args, child = self._args, pulumi.ResourceOptions(parent=self)
         function_name = f"{args.prefix}-{role}"
@@ -81,7 +100,7 @@ class Api(pulumi.ComponentResource):
         )
         policy = aws.iam.RolePolicy(
             function_name, role=execution_role.id,
-            policy=_execution_policy(logs.arn, secrets), opts=child,
+            policy=_execution_policy(logs.arn, secrets, send_email), opts=child,
         )
         return aws.lambda_.Function(
             function_name, name=function_name, runtime=RUNTIME, handler=handler,
@@ -130,11 +149,14 @@ _ACCESS_LOG_FORMAT = (
 
 
 def _execution_policy(
-    log_group_arn: pulumi.Output[str], secret_arns: list[pulumi.Input[str]]
+    log_group_arn: pulumi.Output[str], secret_arns: list[pulumi.Input[str]], send_email: bool
 ) -> pulumi.Output[str]:
+    # E-mail (verification, reset, invitations) goes out through SES identities of this account.
+    email = [{"Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+              "Resource": "arn:aws:ses:*:*:identity/*"}] if send_email else []
     return pulumi.Output.json_dumps({
         "Version": "2012-10-17",
-        "Statement": [
+        "Statement": [*email,
             {
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -52,11 +52,25 @@ def _statements(plan: Plan, name: str) -> list[dict]:
     return json.loads(policy)["Statement"]
 
 
-def test_api_role_reads_only_the_app_secret(prod: Plan) -> None:
+def test_api_role_reads_only_the_app_and_signing_secrets(prod: Plan) -> None:
     secrets = [s for s in _statements(prod, "miyabi-prod-api")
                if s["Action"] == ["secretsmanager:GetSecretValue"]]
-    assert secrets == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                        "Resource": [prod.outputs["app_db_secret_arn"]]}]
+    assert len(secrets) == 1
+    resources = secrets[0]["Resource"]
+    assert resources[0] == prod.outputs["app_db_secret_arn"]
+    assert len(resources) == 2 and "jwt" in resources[1]
+    assert prod.outputs["db_master_secret_arn"] not in resources
+
+
+def test_api_function_signs_with_its_own_secret_and_sends_through_ses(prod: Plan) -> None:
+    function = next(r for r in prod.resources if r.type == "aws:lambda/function:Function"
+                    and r.name == "miyabi-prod-api")
+    variables = function.inputs["environment"]["variables"]
+    assert "jwt" in variables["MIYABI_JWT_SECRET_ARN"]
+    assert variables["MIYABI_EMAIL_BACKEND"] == "ses"
+    email = [s for s in _statements(prod, "miyabi-prod-api") if "ses:SendEmail" in s["Action"]]
+    assert email and email[0]["Resource"] != "*"
+    assert not any("ses:SendEmail" in s["Action"] for s in _statements(prod, "miyabi-prod-migrate"))
 
 
 def test_migrate_role_also_reads_the_master_secret(prod: Plan) -> None:
