@@ -1,6 +1,142 @@
-"""Placeholder until its issue lands."""
+"""Top-level pipeline tasks: backup, restore, deploy, verify, benchmark, rollback, status,
+history, stop; each takes `--stack` (default local) and calls one function of ops.pipeline."""
 
-from invoke import Collection
+from __future__ import annotations
 
-TOP_LEVEL: tuple = ()
-ns = Collection("pipeline")
+import json as jsonlib
+import os
+
+from invoke import Context, task
+from invoke.exceptions import Exit
+
+from ops.pipeline import report
+from ops.pipeline.errors import PipelineError
+from ops.pipeline.stacks import target
+from ops.tasks.common import console, register_actionable, run, settings
+
+register_actionable(PipelineError)
+
+STACK = "the stack: local (default, this machine) or an AWS stack with a Pulumi.<stack>.yaml"
+JSON = "print one JSON object for machines instead of tables"
+
+
+def _say(line: str) -> None:
+    console.print(f"[cyan]›[/] {line}")
+
+
+def _target(stack: str):  # noqa: ANN202
+    settings()  # a bad variable is reported before any stack is touched
+    return run(lambda: target(stack, os.environ, _say))
+
+
+@task(help={"stack": STACK})
+def deploy(c: Context, stack: str = "local") -> None:
+    """Back up, migrate, release and verify; roll back by itself when a step fails."""
+    stack_target = _target(stack)
+    result = run(stack_target.deploy)
+    verified = result.get("verified", {})
+    console.print(f"[green]deployed[/] release {result.get('release')} at schema level "
+                  f"{result.get('schema_level')} in {result.get('seconds')} s; verified: "
+                  f"{', '.join(verified.get('passed', [])) or 'n/a'}")
+    print(stack_target.url)
+
+
+@task(help={"stack": STACK, "to": "the release (or Lambda version) to bring back; default: the "
+            "good release before the current one"})
+def rollback(c: Context, stack: str = "local", to: str | None = None) -> None:
+    """Bring back the previous good release and its schema level (journal decides 'previous')."""
+    result = run(lambda: _target(stack).rollback(to))
+    console.print(f"[green]rolled back[/] to release {result.get('release')} at schema level "
+                  f"{result.get('schema_level')} in {result.get('seconds')} s")
+
+
+@task(help={"stack": STACK})
+def backup(c: Context, stack: str = "local") -> None:
+    """Back up the stack's database now (pg_dump locally, an RDS snapshot on AWS)."""
+    made = run(lambda: _target(stack).backup())
+    console.print(f"[green]backup[/] {getattr(made, 'id', None) or made.get('backup_id')}")
+
+
+@task(help={"stack": STACK, "backup_id": "the backup to restore (see `invoke status`)"})
+def restore(c: Context, backup_id: str, stack: str = "local") -> None:
+    """Restore the database from a backup, after a safety backup of what is there now."""
+    result = run(lambda: _target(stack).restore(backup_id))
+    console.print(f"[green]restored[/] backup {backup_id}; safety backup {result.get('backup_id')}; "
+                  f"schema level {result.get('schema_level')}")
+
+
+@task(help={"stack": STACK, "url": "check this base URL instead of the stack's",
+            "json": JSON})
+def verify(c: Context, stack: str = "local", url: str | None = None, json: bool = False) -> None:
+    """Run the smoke checks (health, auth flow, tenant isolation, bot key) against the stack."""
+    from ops.verify import run_checks
+
+    stack_target = _target(stack)
+    local = stack == "local"
+    found = run_checks(
+        url or stack_target.url, outbox=settings().outbox_dir if local else None,
+        admin_url=run(stack_target.admin_url) if local else None,
+        expected_level=None,
+        bot_key_file=settings().secrets_dir / "verify-bot-key" if local else None)
+    if json:
+        print(jsonlib.dumps(found.summary()))
+    else:
+        for name in found.passed:
+            console.print(f"[green]✓[/] {name}")
+        for name in found.skipped:
+            console.print(f"[yellow]-[/] {name}")
+        for name in found.failed:
+            console.print(f"[red]✗[/] {name}")
+    if not found.ok:
+        raise Exit("error: verify failed", code=1)
+
+
+@task(help={"stack": STACK, "users": "simulated users (default from MIYABI_BENCH_USERS, 100)",
+            "workers": "locust worker processes (locust's distributed mode); 0 runs in one process",
+            "duration": "how long to run, e.g. 60s or 2m (default MIYABI_BENCH_DURATION)"})
+def benchmark(c: Context, stack: str = "local", users: int = 0, workers: int = 0,
+              duration: str = "") -> None:
+    """Run locust headless against the stack and enforce p95/p99/failure thresholds."""
+    from ops.pipeline.benchmark import run_benchmark
+
+    stack_target = _target(stack)
+    summary = run(lambda: run_benchmark(stack_target, users=users, workers=workers,
+                                        duration=duration, progress=_say))
+    console.print_json(data=summary)
+
+
+@task(help={"stack": STACK, "json": JSON})
+def status(c: Context, stack: str = "local", json: bool = False) -> None:
+    """Current release, schema level, last backups, health, and any interrupted run."""
+    stack_target = _target(stack)
+    if stack != "local":
+        rows = run(lambda: report.history_rows(stack_target.journal, 1))
+        facts = {"stack": stack, "url": stack_target.url, "live_version": run(stack_target._live),
+                 "last_run": rows[-1] if rows else None}
+    else:
+        facts = run(lambda: report.local_status(stack_target))
+    print(jsonlib.dumps(facts, default=str)) if json else report.print_status(facts)
+
+
+@task(help={"stack": STACK, "limit": "show the newest N runs (default 20)", "json": JSON})
+def history(c: Context, stack: str = "local", limit: int = 20, json: bool = False) -> None:
+    """The stack's deploy journal: every run, its steps, outcome, release and schema level."""
+    rows = run(lambda: report.history_rows(_target(stack).journal, limit))
+    print(jsonlib.dumps(rows, default=str)) if json else report.print_history(rows)
+
+
+@task(help={"stack": STACK, "database": "also stop the embedded PostgreSQL"})
+def stop(c: Context, stack: str = "local", database: bool = False) -> None:
+    """Stop the stack's API server (it keeps its release; `invoke rollback --to` or deploy restarts)."""
+    stopped = run(lambda: _target(stack).stop(database))
+    console.print(f"stopped {', '.join(stopped)}" if stopped else "no server was running")
+
+
+def migrate_stack(c: Context, stack: str) -> None:
+    """`invoke migrate --stack X` for an AWS stack: the migrate entry point inside the VPC."""
+    stack_target = _target(stack)
+    result = run(lambda: stack_target._migrate({}))
+    console.print(f"schema level {result.get('schema_level')}")
+
+
+TOP_LEVEL = (backup, restore, deploy, verify, benchmark, rollback, status, history, stop)

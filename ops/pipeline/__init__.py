@@ -1,0 +1,1 @@
+"""The operations pipeline: steps with run and undo, a journal, a per-stack lock, two targets."""

@@ -1,0 +1,1 @@
+"""The AWS target: RDS snapshots, Lambda alias moves, S3 and CloudFront, through boto3."""

@@ -1,0 +1,1 @@
+"""The local target: the embedded PostgreSQL, release folders and a background uvicorn."""

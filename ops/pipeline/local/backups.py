@@ -1,0 +1,107 @@
+"""Logical backups with the wheel's pg_dump, each with a manifest and checksum; restore."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from db.embedded import bin_path
+from db.urls import for_psycopg, redact
+from ops.pipeline.errors import BackupCorrupt, BackupNotFound, ToolFailed
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One dump and what it holds."""
+
+    id: str
+    created: str
+    schema_level: str
+    release: str | None
+    sha256: str
+    size: int
+    reason: str
+
+
+def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
+    # The password goes through the environment, never the command line (`ps` shows that).
+    parts = urlsplit(for_psycopg(url))
+    env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
+    argv = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
+            "-U", unquote(parts.username or "postgres"), "-d", parts.path.lstrip("/")]
+    return argv, env
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run(tool: str, argv: list[str], env: dict[str, str], url: str) -> None:
+    result = subprocess.run([str(bin_path(tool)), *argv], env=env, capture_output=True, text=True,
+                            timeout=600, check=False)
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
+        raise ToolFailed(tool, f"{detail} (database {redact(url)})")
+
+
+class Backups:
+    """The backups folder of the local stack."""
+
+    def __init__(self, folder: Path, retention: int) -> None:
+        self.folder, self.retention = folder, retention
+
+    def create(self, url: str, schema_level: str, release: str | None, reason: str) -> Backup:
+        """Dump the database at `url`, write its manifest, prune beyond the retention."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}"[:-3]
+        dump = self.folder / f"{backup_id}.dump"
+        argv, env = _libpq(url)
+        _run("pg_dump", [*argv, "-Fc", "-f", str(dump)], env, url)
+        backup = Backup(backup_id, datetime.now(UTC).isoformat(timespec="seconds"), schema_level,
+                        release, _sha256(dump), dump.stat().st_size, reason)
+        (self.folder / f"{backup_id}.json").write_text(json.dumps(asdict(backup), indent=2))
+        self.prune()
+        return backup
+
+    def list(self) -> list[Backup]:
+        """Every backup with a manifest, oldest first."""
+        manifests = sorted(self.folder.glob("*.json")) if self.folder.exists() else []
+        return [Backup(**json.loads(path.read_text())) for path in manifests]
+
+    def get(self, backup_id: str) -> Backup:
+        """The backup `backup_id`, its dump checked against the manifest's checksum."""
+        known = [b.id for b in self.list()]
+        if backup_id not in known:
+            raise BackupNotFound(backup_id, known)
+        backup = Backup(**json.loads((self.folder / f"{backup_id}.json").read_text()))
+        dump = self.folder / f"{backup_id}.dump"
+        if not dump.exists():
+            raise BackupCorrupt(backup_id, f"{dump} is missing")
+        if _sha256(dump) != backup.sha256:
+            raise BackupCorrupt(backup_id, "its checksum does not match the manifest")
+        return backup
+
+    def restore(self, backup: Backup, url: str) -> None:
+        """Replace the content of the database at `url` with the backup, in one transaction."""
+        argv, env = _libpq(url)
+        _run("pg_restore", [*argv, "--clean", "--if-exists", "--single-transaction",
+                            "--exit-on-error", str(self.folder / f"{backup.id}.dump")], env, url)
+
+    def prune(self) -> list[str]:
+        """Delete the oldest backups beyond the retention; returns their ids."""
+        backups = self.list()
+        doomed = backups[: max(0, len(backups) - self.retention)]
+        for backup in doomed:
+            (self.folder / f"{backup.id}.dump").unlink(missing_ok=True)
+            (self.folder / f"{backup.id}.json").unlink(missing_ok=True)
+        return [b.id for b in doomed]

@@ -1,0 +1,99 @@
+"""Fixtures of the pipeline tests: a stand-in source tree and a local stack per test.
+
+Each stack gets its own state folder, port and empty database on the session's embedded
+PostgreSQL (through DATABASE_URL), so a test pays for no initdb and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app.settings import REPOSITORY_ROOT
+from db.embedded import EmbeddedPostgres
+from db.local import provision_app_role
+from ops.pipeline.local.target import LocalTarget
+from tests.conftest import APP_PASSWORD, APP_ROLE, create_database, drop_database
+
+STANDIN = Path(__file__).with_name("standin") / "main.py"
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_source(root: Path, extra_migrations: dict[str, str] | None = None) -> Path:
+    """A checkout-like tree: the stand-in app, the real db/ plus `extra_migrations`."""
+    (root / "app").mkdir(parents=True)
+    shutil.copy2(REPOSITORY_ROOT / "app" / "settings.py", root / "app" / "settings.py")
+    (root / "app" / "__init__.py").write_text("")
+    shutil.copy2(STANDIN, root / "app" / "main.py")
+    shutil.copytree(REPOSITORY_ROOT / "db", root / "db", ignore=IGNORE)
+    for name, text in (extra_migrations or {}).items():
+        (root / "db" / "migrations" / name).write_text(text)
+    return root
+
+
+def probe_migration(name: str, body: str) -> dict[str, str]:
+    """A migration pair `name` whose forward SQL is `body`; its rollback drops the probe table."""
+    previous = sorted(p.stem for p in (REPOSITORY_ROOT / "db" / "migrations").glob("*.sql")
+                      if not p.name.endswith(".rollback.sql"))[-1]
+    head = (f"-- depends: {previous}\nSET LOCAL lock_timeout = '5s';\n"
+            "SET LOCAL statement_timeout = '60s';\n")
+    return {f"{name}.sql": head + body,
+            f"{name}.rollback.sql": head + "DROP TABLE IF EXISTS pipeline_probe;\n"}
+
+
+GOOD = probe_migration("0015_pipeline_probe", "CREATE TABLE pipeline_probe (id int PRIMARY KEY);\n")
+BROKEN = probe_migration(
+    "0015_pipeline_probe",
+    "CREATE TABLE pipeline_probe (id int PRIMARY KEY);\nSELECT 1 / 0;\n")
+
+
+@pytest.fixture(scope="session")
+def standin_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_source(tmp_path_factory.mktemp("source-v1"))
+
+
+@pytest.fixture(scope="session")
+def standin_source_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_source(tmp_path_factory.mktemp("source-v2"), GOOD)
+
+
+@pytest.fixture(scope="session")
+def standin_source_broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_source(tmp_path_factory.mktemp("source-broken"), BROKEN)
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path, pg_server: EmbeddedPostgres) -> Iterator[dict[str, str]]:
+    """The environment of a fresh local stack: state folder, port, empty database."""
+    name = f"stack_{uuid.uuid4().hex[:10]}"
+    create_database(pg_server, name)
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute("select 1")
+    env = {"MIYABI_HOME": str(tmp_path / "home"), "MIYABI_PORT": str(free_port()),
+           "DATABASE_URL": pg_server.url(name),
+           "MIYABI_APP_DATABASE_URL": pg_server.url(name, user=APP_ROLE, password=APP_PASSWORD),
+           "MIYABI_JWT_SECRET": "test-secret-" + "x" * 32, "PATH": "/usr/bin:/bin"}
+    yield env
+    LocalTarget(env).server.stop()
+    drop_database(pg_server, name)
+
+
+def ensure_app_role(env: dict[str, str]) -> None:
+    """Give the (cluster-wide) app role the tests' password once the migrations created it."""
+    provision_app_role(env["DATABASE_URL"], APP_ROLE, APP_PASSWORD)
+
+
+def no_verify(url: str, context: dict) -> dict:
+    return {"checks": 0}

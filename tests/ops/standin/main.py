@@ -1,0 +1,40 @@
+"""A stand-in for app.main: health, readiness against the schema level, the release's name.
+
+Release tests copy it in as `app/main.py` so the release mechanism is tested without the
+whole API; `MIYABI_STANDIN_BROKEN=1` makes readiness fail, as a broken release would.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from app.settings import get_settings
+from db import local
+from db.migrate import expected_level
+
+app = FastAPI()
+
+
+def _level() -> str:
+    settings = get_settings()
+    with psycopg.connect(local.app_url(settings), connect_timeout=5) as conn:
+        row = conn.execute("select max(migration_id) from _yoyo_migration").fetchone()
+    return row[0] or "base"
+
+
+@app.get("/api/health")
+def health() -> dict:
+    return {"status": "ok", "release": get_settings().release}
+
+
+@app.get("/api/health/ready")
+def ready() -> JSONResponse:
+    settings = get_settings()
+    wanted, level = expected_level(settings.migrations_dir), _level()
+    if os.environ.get("MIYABI_STANDIN_BROKEN") or level != wanted:
+        return JSONResponse({"status": "not ready", "level": level, "expected": wanted}, 503)
+    return JSONResponse({"status": "ready", "level": level, "release": settings.release})
