@@ -147,7 +147,6 @@ class EmbeddedPostgres:
             ensure_user_exists,
         )
 
-        binaries = postgres_bin_dir()
         entry = ensure_user_exists(SYSTEM_USER)
         ensure_prefix_permissions(path)
         ensure_prefix_permissions(binaries)
