@@ -12,6 +12,16 @@ from db.legacy.importer import import_legacy
 from db.legacy.verify import verify_or_raise
 
 
+class PrintedProgress:
+    """One line per table start and per batch, flushed: lets a test kill at a chosen point."""
+
+    def start(self, table: str, total: int) -> None:
+        print(f"start {table}", flush=True)
+
+    def advance(self, table: str, rows: int) -> None:
+        print(f"advance {table} {rows}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m db.legacy")
     parser.add_argument("command", choices=("import", "verify"))
@@ -20,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-name", default="Legacy")
     parser.add_argument("--org-slug", required=True)
     parser.add_argument("--sessions", default="keep", choices=("keep", "invalidate"))
+    parser.add_argument("--trace", action="store_true", help="print each table and batch")
     args = parser.parse_args(argv)
     if args.command == "import":
         result = import_legacy(args.url, args.file, args.org_name, args.org_slug,
-                               migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions)
+                               migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
+                               progress=PrintedProgress() if args.trace else None)
         print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
     else:
         verify_or_raise(args.url, args.file, args.org_slug)
