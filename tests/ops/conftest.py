@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from app.settings import REPOSITORY_ROOT
 from db.embedded import EmbeddedPostgres
-from db.local import provision_app_role
 from ops.pipeline.local.target import LocalTarget
 from tests.conftest import APP_PASSWORD, APP_ROLE, create_database, drop_database
 
@@ -75,12 +75,14 @@ def standin_source_broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def stack_env(tmp_path: Path, pg_server: EmbeddedPostgres) -> Iterator[dict[str, str]]:
-    """The environment of a fresh local stack: state folder, port, empty database."""
+def stack_env(tmp_path: Path, pg_server: EmbeddedPostgres,
+              migrated_template: str) -> Iterator[dict[str, str]]:
+    """The environment of a fresh local stack: state folder, port, empty database.
+
+    `migrated_template` has created the cluster-wide app role with the tests' password.
+    """
     name = f"stack_{uuid.uuid4().hex[:10]}"
     create_database(pg_server, name)
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute("select 1")
     env = {"MIYABI_HOME": str(tmp_path / "home"), "MIYABI_PORT": str(free_port()),
            "DATABASE_URL": pg_server.url(name),
            "MIYABI_APP_DATABASE_URL": pg_server.url(name, user=APP_ROLE, password=APP_PASSWORD),
@@ -90,10 +92,23 @@ def stack_env(tmp_path: Path, pg_server: EmbeddedPostgres) -> Iterator[dict[str,
     drop_database(pg_server, name)
 
 
-def ensure_app_role(env: dict[str, str]) -> None:
-    """Give the (cluster-wide) app role the tests' password once the migrations created it."""
-    provision_app_role(env["DATABASE_URL"], APP_ROLE, APP_PASSWORD)
-
-
 def no_verify(url: str, context: dict) -> dict:
     return {"checks": 0}
+
+
+def content_checksum(url: str) -> dict[str, str]:
+    """An md5 of every table's rows (yoyo's bookkeeping aside): equal means same content."""
+    with psycopg.connect(url) as conn:
+        tables = [row[0] for row in conn.execute(
+            "select tablename from pg_tables where schemaname = 'public' "
+            "and tablename not like '%yoyo%' order by tablename")]
+        return {table: conn.execute(sql.SQL(
+            "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {} t").format(
+                sql.Identifier(table))).fetchone()[0] for table in tables}
+
+
+def deployed(env: dict[str, str], source: Path, verifier=no_verify) -> LocalTarget:  # noqa: ANN001
+    """A local stack with `source` deployed on it."""
+    target = LocalTarget(env, source=source, verifier=verifier)
+    target.deploy()
+    return target
