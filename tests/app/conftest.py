@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings, load_settings
 
-JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256-and-hs512-0123456789"
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
 
