@@ -70,10 +70,13 @@ class Report:
         return {**self.meta, "tables": self.tables, "rows": self.rows,
                 "fixes": {k: dict(v) for k, v in self.fixes.items()}}
 
-    def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_json(), indent=1, default=str, ensure_ascii=False))
-        return path
+
+
+def write_document(document: dict[str, Any], path: Path) -> Path:
+    """Write a report document as JSON to `path` (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, default=str, ensure_ascii=False))
+    return path
 
 
 def summary_table(document: dict[str, Any]) -> Table:

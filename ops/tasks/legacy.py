@@ -1,6 +1,118 @@
-"""Placeholder until its issue lands."""
+"""`legacy.*` tasks: import the old SQLite database into one organization, verify, report, undo."""
 
-from invoke import Collection
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from invoke import Collection, Context, task
+from rich.console import Console
+
+from db import local
+from db.legacy.errors import LegacyImportError
+from db.legacy.importer import import_legacy
+from db.legacy.progress import TableBars
+from db.legacy.report import reasons, summary_table, write_document
+from db.legacy.undo import undo as undo_import
+from db.legacy.verify import load_record, verify_or_raise
+from ops.tasks.common import console, register_actionable, run, settings
+
+register_actionable(LegacyImportError)
+
+SESSIONS_HELP = ("what to do with unexpired legacy sessions: 'keep' (they become refresh tokens "
+                 "and work until they expire) or 'invalidate' (everyone logs in again)")
+
+
+def _default_report(slug: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return settings().home / "reports" / f"legacy-{slug}-{stamp}.json"
+
+
+def _print_summary(document: dict) -> None:
+    out = Console()
+    out.print(summary_table(document))
+    for (table, reason), count in sorted(reasons(document).items()):
+        out.print(f"  {table}: {count:,} {reason}")
+    out.print(f"sessions: {document['sessions']}")
+
+
+def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str | None,
+               report: str | None, sessions: str = "keep", verify: bool = True) -> None:
+    """Import `from_sqlite` into a new organization, verify it, print and write the report."""
+    config = settings()
+    url = run(lambda: local.admin_url(config))
+    with TableBars(console) as bars:
+        result = run(lambda: import_legacy(url, Path(from_sqlite), org_name or "", org_slug or "",
+                                           migrations_dir=config.migrations_dir, sessions=sessions,
+                                           progress=bars))
+    if result.already_imported:
+        console.print(f"[yellow]this file is already imported as {org_slug}; nothing changed[/]")
+    else:
+        console.print(f"imported in {result.seconds:.1f}s")
+    if verify:
+        run(lambda: verify_or_raise(url, Path(from_sqlite), org_slug))
+        console.print("[green]verified[/]: source and target checksums match for every table")
+    _print_summary(result.document)
+    path = write_document(result.document, Path(report) if report else _default_report(org_slug))
+    console.print(f"report: {path}")
+
+
+@task(name="import", help={
+    "from_sqlite": "the legacy SQLite file",
+    "org_name": "the name of the organization to create",
+    "org_slug": "its slug (lower-case letters, digits, '-')",
+    "report": "where to write the JSON report (default $MIYABI_HOME/reports/legacy-<slug>-<time>.json)",
+    "sessions": SESSIONS_HELP,
+    "skip_verify": "do not verify after importing (run legacy.verify later)",
+})
+def import_(c: Context, from_sqlite: str, org_name: str, org_slug: str, report: str | None = None,
+            sessions: str = "keep", skip_verify: bool = False) -> None:
+    """Import a legacy SQLite file into a new organization (same as migrate --from-sqlite)."""
+    run_import(c, from_sqlite, org_name, org_slug, report, sessions=sessions, verify=not skip_verify)
+
+
+@task(help={"from_sqlite": "the legacy SQLite file that was imported",
+            "org_slug": "the organization it was imported into"})
+def verify(c: Context, from_sqlite: str, org_slug: str) -> None:
+    """Recompute source and target checksums per table; fail on any unexplained difference."""
+    url = run(lambda: local.admin_url(settings()))
+    result = run(lambda: verify_or_raise(url, Path(from_sqlite), org_slug))
+    for check in result.checks:
+        console.print(f"[green]✓[/] {check.target.rows:>10,}  {check.table:<15} {check.target.hex}")
+    console.print("[green]verified[/]")
+
+
+@task(help={"org_slug": "the organization of the import",
+            "json": "print the whole JSON report instead of the summary"})
+def report(c: Context, org_slug: str, json: bool = False) -> None:
+    """Show the report recorded by an import."""
+    url = run(lambda: local.admin_url(settings()))
+
+    def load() -> dict:
+        with local.connect(url) as conn:
+            return load_record(conn, org_slug)[1]
+    document = run(load)
+    if json:
+        import json as json_module
+
+        print(json_module.dumps(document, indent=1, ensure_ascii=False))
+        return
+    _print_summary(document)
+
+
+@task(help={"org_slug": "the organization whose import to remove"})
+def undo(c: Context, org_slug: str) -> None:
+    """Back the database up (pg_dump), then remove the import: organization, rows, created users."""
+    config = settings()
+    url = run(lambda: local.admin_url(config))
+    result = run(lambda: undo_import(url, org_slug, config.home / "backups"))
+    console.print(f"backup: {result.backup}")
+    console.print(f"removed organization {org_slug} and {result.users_removed:,} user(s) it created")
+    if not result.sequence_restored:
+        console.print("[yellow]task_events ids were drawn since the import; the sequence stays[/]")
+
 
 TOP_LEVEL: tuple = ()
 ns = Collection("legacy")
+for _task in (import_, verify, report, undo):
+    ns.add_task(_task)
