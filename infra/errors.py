@@ -42,6 +42,6 @@ class LambdaPackageMissing(InfraError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"the Lambda package {path} does not exist; build it (app/ and db/migrations/ "
-            "with their dependencies) before a preview or an update"
+            f"the Lambda package {path} does not exist; build it with `invoke infra.package` "
+            "before a preview or an update"
         )

@@ -7,6 +7,7 @@ from invoke.exceptions import Exit
 
 from infra import deploy, report
 from infra.errors import InfraError
+from infra.package import build_package
 from infra.plan import plan_stack
 from ops.tasks.common import register_actionable, run
 
@@ -37,4 +38,13 @@ def up(c: Context, stack: str = "dev") -> None:
         print(f"{name}: {value}")
 
 
-ns = Collection("infra", plan, preview, up)
+@task(help={"out": "where to write the zip (default build/lambda.zip, what the stacks deploy)"})
+def package(c: Context, out: str = "build/lambda.zip") -> None:
+    """Build the Lambda package: app/ and db/ with their Linux x86_64 dependencies."""
+    from pathlib import Path
+
+    built = run(lambda: build_package(Path(out)))
+    print(f"{built.path} ({built.files} files, sha256 {built.sha256})")
+
+
+ns = Collection("infra", plan, preview, up, package)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -11,12 +12,13 @@ from invoke.exceptions import Exit
 from ops.tasks import infra as infra_tasks
 
 
-def test_collection_exposes_the_three_tasks() -> None:
+def test_collection_exposes_the_infra_tasks() -> None:
     assert infra_tasks.ns.name == "infra"
-    assert set(infra_tasks.ns.tasks) == {"plan", "preview", "up"}
+    assert set(infra_tasks.ns.tasks) == {"plan", "preview", "up", "package"}
     for name, body in infra_tasks.ns.tasks.items():
         assert body.__doc__, name
-        assert "stack" in body.help
+        parameters = [p for p in inspect.signature(body.body).parameters if p != "c"]
+        assert sorted(body.help) == sorted(parameters), name
 
 
 def test_plan_json_prints_one_object(capsys: pytest.CaptureFixture[str]) -> None:
