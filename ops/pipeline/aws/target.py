@@ -32,7 +32,7 @@ class AwsTarget:
                  session=None, check: bool = True) -> None:  # noqa: ANN001 - boto3.Session
         from infra.deploy import check_prerequisites
 
-        self.stack, self.progress, self.root = stack, progress, root
+        self.stack, self.progress, self.root, self.env = stack, progress, root, dict(env)
         self.settings = load_settings(dict(env))
         self.config = check_prerequisites(stack, root) if check else None
         import boto3
