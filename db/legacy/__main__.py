@@ -31,12 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-slug", required=True)
     parser.add_argument("--sessions", default="keep", choices=("keep", "invalidate"))
     parser.add_argument("--trace", action="store_true", help="print each table and batch")
+    parser.add_argument("--verify", action="store_true", help="with import: verify afterwards")
     args = parser.parse_args(argv)
     if args.command == "import":
         result = import_legacy(args.url, args.file, args.org_name, args.org_slug,
                                migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
                                progress=PrintedProgress() if args.trace else None)
         print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
+        if args.verify:
+            verify_or_raise(args.url, args.file, args.org_slug)
+            print("verified")
     else:
         verify_or_raise(args.url, args.file, args.org_slug)
         print("verified")
