@@ -2,7 +2,20 @@
 
 from fastapi import APIRouter
 
-from app.routes import api_keys, auth, health, invitations, organizations, roles, teams
+from app.routes import (
+    agents,
+    api_keys,
+    audit_log,
+    auth,
+    events,
+    health,
+    invitations,
+    organizations,
+    roles,
+    status,
+    tasks,
+    teams,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -12,4 +25,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     teams.router,
     roles.router,
     api_keys.router,
+    agents.router,
+    tasks.router,
+    status.router,
+    events.router,
+    audit_log.router,
 )
