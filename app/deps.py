@@ -43,6 +43,12 @@ where m.organization_id = %s and m.user_id = %s
 
 API_KEY = "select api_key_id, organization_id, user_id from authenticate_api_key(%s)"
 
+# At most one write a minute per key: enough to show which keys are in use.
+TOUCH_API_KEY = """
+update api_keys set last_used_at = now()
+where id = %s and (last_used_at is null or last_used_at < now() - interval '1 minute')
+"""
+
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="An access JWT from /api/auth/login, or an API key (`mk_...`).")
 
@@ -145,6 +151,8 @@ async def tenant_caller(
     row = await (await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))).fetchone()
     if row is None:
         raise not_found("organization")
+    if caller.api_key_id is not None:
+        await conn.execute(TOUCH_API_KEY, (caller.api_key_id,))
     member = replace(caller, organization_id=organization, permissions=frozenset(row["permissions"]))
     request.state.caller = member
     return member

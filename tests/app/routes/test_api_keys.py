@@ -27,3 +27,10 @@ def test_others_keys_are_not_listed_and_revoking_needs_user_manage(client, peopl
                          headers=people.admin.headers(people.org_id)).status_code == 204
     log = client.get("/api/api-keys", headers=people.member.headers(people.org_id)).json()["items"]
     assert log[0]["revoked_at"] is not None
+
+
+def test_using_a_key_records_when(client, people, make_api_key, admin_db):
+    key = make_api_key(people.member, people.org_id)
+    assert admin_db.execute("select last_used_at from api_keys").fetchone()[0] is None
+    assert client.get("/api/roles", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert admin_db.execute("select last_used_at from api_keys").fetchone()[0] is not None
