@@ -54,7 +54,7 @@ def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str
         console.print("[green]verified[/]: source and target checksums match for every table")
     _print_summary(result.document)
     path = write_document(result.document, Path(report) if report else _default_report(org_slug))
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", soft_wrap=True, highlight=False)
 
 
 @task(name="import", help={
@@ -106,7 +106,7 @@ def undo(c: Context, org_slug: str) -> None:
     config = settings()
     url = run(lambda: local.admin_url(config))
     result = run(lambda: undo_import(url, org_slug, config.home / "backups"))
-    console.print(f"backup: {result.backup}")
+    console.print(f"backup: {result.backup}", soft_wrap=True, highlight=False)
     console.print(f"removed organization {org_slug} and {result.users_removed:,} user(s) it created")
     if not result.sequence_restored:
         console.print("[yellow]task_events ids were drawn since the import; the sequence stays[/]")
