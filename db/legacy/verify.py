@@ -3,17 +3,16 @@ checksums per table, and check the recorded report still explains every row."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from db.legacy.copy import copy_rows
 from db.legacy.errors import NoSuchImport, VerificationFailed
 from db.legacy.ids import RowIds
 from db.legacy.normalize import Context
@@ -23,46 +22,37 @@ from db.legacy.source import open_source
 from db.legacy.users import USERS_QUERY, UserPlan, plan_users, stored_resolver
 from db.local import connect
 
-JSON_COLUMNS = frozenset({"config", "result", "payload"})
-_MOD = 1 << 128
-_ZERO = timedelta(0)
-
-
-def _canonical(value: Any, is_json: bool) -> str:
-    # Exact type checks, commonest first: this runs once per value of millions of rows.
-    if value is None:
-        return "\\N"
-    if is_json:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is bool:
-        return "t" if value else "f"
-    if kind is datetime:
-        return (value if value.utcoffset() == _ZERO else value.astimezone(UTC)).isoformat()
-    if kind is bytes or kind is memoryview:
-        return bytes(value).hex()
-    return str(value)
+# Each row's text (PostgreSQL's own rendering of the typed values, so both sides agree),
+# hashed; the sum of the hashes is independent of row order.
+CHECKSUM_SQL = ("select count(*), coalesce(sum(('x' || left(md5(r::text), 15))::bit(60)::bigint), 0) "
+                "from ({}) r")
 
 
 @dataclass
 class Checksum:
-    """An order-independent checksum: the sum of each row's SHA-256, with the row count."""
+    """Row count and an order-independent content checksum of one side of a table."""
 
     rows: int = 0
     total: int = 0
 
-    def add_all(self, rows: Iterable[tuple], json_flags: list[bool]) -> Checksum:
-        for row in rows:
-            text = "\x1f".join(_canonical(v, j) for v, j in zip(row, json_flags, strict=True))
-            self.total = (self.total + int.from_bytes(hashlib.sha256(text.encode()).digest()[:16])) % _MOD
-            self.rows += 1
-        return self
-
     @property
     def hex(self) -> str:
-        return f"{self.total:032x}"
+        return f"{self.total:020x}"
+
+
+def _checksum(conn: psycopg.Connection, query: str, org_id: uuid.UUID) -> Checksum:
+    rows, total = conn.execute(CHECKSUM_SQL.format(query), {"org": org_id}).fetchone()
+    return Checksum(int(rows), int(total))
+
+
+def _source_side(conn: psycopg.Connection, table: str, columns: tuple[str, ...],
+                 rows: Iterable[tuple], org_id: uuid.UUID) -> Checksum:
+    """Load the normalised source rows into a temporary twin of `table` and checksum them."""
+    twin = f"verify_{table}"
+    conn.execute(f"create temp table {twin} on commit drop as "
+                 f"select {', '.join(columns)} from {table} limit 0")
+    copy_rows(conn, twin, columns, rows)
+    return _checksum(conn, f"select * from {twin}", org_id)
 
 
 @dataclass
@@ -86,26 +76,6 @@ class Verification:
         return not self.problems and all(c.ok for c in self.checks)
 
 
-def _flags(columns: Iterable[str]) -> list[bool]:
-    return [c in JSON_COLUMNS for c in columns]
-
-
-def _target(conn: psycopg.Connection, query: str, org_id: uuid.UUID, width: int) -> Checksum:
-    # A named (server-side) cursor streams the rows: memory stays flat on big tables.
-    with conn.cursor(name=f"verify_{uuid.uuid4().hex[:8]}") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(query, {"org": org_id})
-        return Checksum().add_all(cursor, [False] * width)
-
-
-def _target_json(conn: psycopg.Connection, query: str, org_id: uuid.UUID,
-                 columns: tuple[str, ...]) -> Checksum:
-    with conn.cursor(name=f"verify_{uuid.uuid4().hex[:8]}") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(query, {"org": org_id})
-        return Checksum().add_all(cursor, _flags(columns))
-
-
 def load_record(conn: psycopg.Connection, slug: str) -> tuple[uuid.UUID, dict[str, Any]]:
     row = conn.execute("select i.organization_id, i.report from legacy_imports i "
                        "join organizations o on o.id = i.organization_id where o.slug = %s",
@@ -116,17 +86,18 @@ def load_record(conn: psycopg.Connection, slug: str) -> tuple[uuid.UUID, dict[st
 
 
 def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) -> list[TableCheck]:
-    users = Checksum().add_all(
-        ((plan.ids.of("users", p.legacy_id), p.email, p.name, p.password_hash, p.telegram_id,
-          p.is_active, p.legacy_id, p.created_at, p.created_at) for p in plan.created()),
-        _flags(USER_COLUMNS))
-    users_back = _target(conn, f"select {', '.join(USER_COLUMNS)} from users where id in "
-                         "(select user_id from legacy_import_users where organization_id = %(org)s)",
-                         org_id, len(USER_COLUMNS))
-    roles = Checksum().add_all(((plan.user_id(p.legacy_id), p.role) for p in plan.people.values()),
-                               [False, False])
-    roles_back = _target(conn, "select mr.user_id, r.name from member_roles mr join roles r "
-                         "on r.id = mr.role_id where mr.organization_id = %(org)s", org_id, 2)
+    users = _source_side(conn, "users", USER_COLUMNS, (
+        (plan.ids.of("users", p.legacy_id), p.email, p.name, p.password_hash, p.telegram_id,
+         p.is_active, p.legacy_id, p.created_at, p.created_at) for p in plan.created()), org_id)
+    users_back = _checksum(conn, f"select {', '.join(USER_COLUMNS)} from users where id in "
+                           "(select user_id from legacy_import_users where organization_id = %(org)s)",
+                           org_id)
+    conn.execute("create temp table verify_roles (user_id uuid, name text) on commit drop")
+    copy_rows(conn, "verify_roles", ("user_id", "name"),
+              ((plan.user_id(p.legacy_id), p.role) for p in plan.people.values()))
+    roles = _checksum(conn, "select * from verify_roles", org_id)
+    roles_back = _checksum(conn, "select mr.user_id, r.name from member_roles mr join roles r "
+                           "on r.id = mr.role_id where mr.organization_id = %(org)s", org_id)
     return [TableCheck("users", users, users_back), TableCheck("member_roles", roles, roles_back)]
 
 
@@ -137,9 +108,7 @@ def verify(url: str, path: Path, slug: str) -> Verification:
     try:
         with connect(url) as conn, conn.transaction():
             org_id, document = load_record(conn, slug)
-            # UTC on the wire: timestamps come back already in the zone the checksum uses.
-            conn.execute("select set_config('app.org_id', %s, true), "
-                         "set_config('TimeZone', 'UTC', true)", (str(org_id),))
+            conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
             if document["source"]["sha256"] != source.sha256:
                 result.problems.append("the file is not the one imported (its SHA-256 differs)")
                 return result
@@ -154,9 +123,9 @@ def verify(url: str, path: Path, slug: str) -> Verification:
             for step in STEPS:
                 rows = (out for row in source.rows(step.query)
                         if (out := step.normalise(ctx, row)) is not None)
-                mine = Checksum().add_all(rows, _flags(step.columns))
+                mine = _source_side(conn, step.target, step.columns, rows, org_id)
                 result.checks.append(TableCheck(step.target, mine,
-                                                _target_json(conn, step.readback, org_id, step.columns)))
+                                                _checksum(conn, step.readback, org_id)))
             result.problems += _accounting_problems(conn, org_id, report, document)
     finally:
         source.close()

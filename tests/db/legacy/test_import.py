@@ -9,10 +9,12 @@ import sqlite3
 
 import bcrypt
 import psycopg
+import pytest
 
-from db.legacy.generator import BCRYPT_2A, BCRYPT_2B, Generated
+from db.legacy.errors import VerificationFailed
+from db.legacy.generator import BCRYPT_2A, BCRYPT_2B, Generated, generate
 from db.legacy.plan import STEPS
-from db.legacy.verify import verify
+from db.legacy.verify import verify, verify_or_raise
 from tests.db.legacy.conftest import run_import
 
 TARGET_OF = {"users": "users", **{s.source: s.target for s in STEPS}}
@@ -129,3 +131,24 @@ def test_a_second_run_changes_nothing(database, dirty_file):
     assert again.already_imported and not first.already_imported
     assert again.document["tables"] == first.document["tables"]
     assert _snapshot(database.admin_url) == before
+
+
+def test_verify_fails_on_a_difference_the_report_does_not_explain(database, dirty_file):
+    run_import(database.admin_url, dirty_file.path)
+    assert verify(database.admin_url, dirty_file.path, "acme").ok
+    with psycopg.connect(database.admin_url) as conn:
+        conn.execute("update tasks set title = title || '!' where legacy_id = 1")
+        conn.execute("delete from legacy_quarantine where source_table = 'task_events' "
+                     "and legacy_id = (select min(legacy_id) from legacy_quarantine "
+                     "where source_table = 'task_events')")
+    result = verify(database.admin_url, dirty_file.path, "acme")
+    assert [c.table for c in result.checks if not c.ok] == ["tasks"]
+    assert any("task_events" in p and "legacy_quarantine" in p for p in result.problems)
+    with pytest.raises(VerificationFailed, match="tasks: source"):
+        verify_or_raise(database.admin_url, dirty_file.path, "acme")
+
+
+def test_verify_refuses_another_file(database, dirty_file, tmp_path):
+    run_import(database.admin_url, dirty_file.path)
+    other = generate(tmp_path / "other.sqlite", tasks=50, seed=99).path
+    assert "SHA-256 differs" in verify(database.admin_url, other, "acme").problems[0]
