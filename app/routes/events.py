@@ -144,7 +144,9 @@ async def stream_events(request: Request, feed: FeedDep,
                     yield sse(row)
                     last = row["id"]
                 try:  # read after subscribing and after every wake: nothing slips between
-                    rows = await feed.read(last, 200)
+                    # Shielded: a client leaving mid-query must not cancel it (psycopg would then
+                    # close the connection); the read finishes and its connection goes back.
+                    rows = await asyncio.shield(feed.read(last, 200))
                 except ApiError:
                     return  # the caller lost access: end the stream
                 if not rows and not await wait_for(waiter, KEEPALIVE_SECONDS):
