@@ -60,6 +60,7 @@ class TableCheck:
     table: str
     source: Checksum
     target: Checksum
+    differing: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,17 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.problems and all(c.ok for c in self.checks)
+
+
+def _differing(conn: psycopg.Connection, table: str, columns: tuple[str, ...], readback: str,
+               org_id: uuid.UUID, limit: int = 10) -> list[str]:
+    """Keys of rows present on one side only (or different), to say where to look."""
+    key = "legacy_id" if "legacy_id" in columns else columns[0] if table != "telegram_chats" else "chat_id"
+    twin = f"verify_{table}"
+    found = conn.execute(
+        f"select distinct d.{key}::text from ((table {twin} except all {readback}) union all "
+        f"({readback} except all table {twin})) d order by 1 limit {int(limit)}", {"org": org_id})
+    return [k for (k,) in found]
 
 
 def load_record(conn: psycopg.Connection, slug: str) -> tuple[uuid.UUID, dict[str, Any]]:
@@ -123,9 +135,11 @@ def verify(url: str, path: Path, slug: str) -> Verification:
             for step in STEPS:
                 rows = (out for row in source.rows(step.query)
                         if (out := step.normalise(ctx, row)) is not None)
-                mine = _source_side(conn, step.target, step.columns, rows, org_id)
-                result.checks.append(TableCheck(step.target, mine,
-                                                _checksum(conn, step.readback, org_id)))
+                check = TableCheck(step.target, _source_side(conn, step.target, step.columns, rows, org_id),
+                                   _checksum(conn, step.readback, org_id))
+                if not check.ok:
+                    check.differing = _differing(conn, step.target, step.columns, step.readback, org_id)
+                result.checks.append(check)
             result.problems += _accounting_problems(conn, org_id, report, document)
     finally:
         source.close()
@@ -153,5 +167,7 @@ def verify_or_raise(url: str, path: Path, slug: str) -> Verification:
     if not result.ok:
         raise VerificationFailed(result.problems + [
             f"{c.table}: source {c.source.rows} rows / {c.source.hex}, "
-            f"target {c.target.rows} rows / {c.target.hex}" for c in result.checks if not c.ok])
+            f"target {c.target.rows} rows / {c.target.hex}"
+            + (f", differing legacy ids {', '.join(c.differing)}" if c.differing else "")
+            for c in result.checks if not c.ok])
     return result
