@@ -1,0 +1,110 @@
+"""AWS Lambda entry points: `handler` serves the API through Mangum; `migrate` applies the schema.
+
+On AWS the infrastructure sets APP_DB_SECRET_ARN (the application role) and
+MASTER_DB_SECRET_ARN (the owner, for migrations): Secrets Manager secrets holding JSON with
+username, password, host, port and dbname. Without them (locally) the settings decide, as for
+`invoke serve` and `invoke migrate`.
+
+One Lambda instance serves one request at a time, so the API gets a pool of at most one
+connection, opened on the first request and reused by every later invocation of the instance:
+the application's lifespan is entered once, on an event loop that lives as long as the instance
+(Mangum's own lifespan handling would open and close the pool on every invocation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from urllib.parse import quote
+
+from mangum import Mangum
+
+from app.main import create_app  # imported during Lambda's init phase, not the first request
+from app.settings import Settings, load_settings
+
+# Names of environment variables (holding ARNs), not secrets.
+APP_SECRET = "APP_DB_SECRET_ARN"  # noqa: S105
+MASTER_SECRET = "MASTER_DB_SECRET_ARN"  # noqa: S105
+
+
+def read_secret(arn: str, region: str | None = None) -> dict[str, Any]:
+    import boto3  # only on AWS: keeps the cold import of the API handler small
+
+    answer = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
+    return json.loads(answer["SecretString"])
+
+
+def database_url(secret: Mapping[str, Any]) -> str:
+    """A libpq URL from an RDS-style secret (TLS required unless the secret says `sslmode`)."""
+    user, password = quote(str(secret["username"]), safe=""), quote(str(secret["password"]), safe="")
+    return (f"postgresql://{user}:{password}@{secret['host']}:{secret.get('port', 5432)}/"
+            f"{secret['dbname']}?sslmode={secret.get('sslmode', 'require')}")
+
+
+def lambda_settings(env: Mapping[str, str]) -> Settings:
+    """The settings of a Lambda instance: the app role from its secret, a pool of one."""
+    values = {**env, "MIYABI_POOL_MIN_SIZE": "0", "MIYABI_POOL_MAX_SIZE": "1",
+              "MIYABI_LOG_JSON": env.get("MIYABI_LOG_JSON", "true")}
+    if env.get(APP_SECRET):
+        values["MIYABI_APP_DATABASE_URL"] = database_url(read_secret(env[APP_SECRET], env.get("AWS_REGION")))
+    return load_settings(values)
+
+
+class Instance:
+    """The application of this Lambda instance, started once, on a loop kept across invocations."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)  # Mangum runs each request on the current loop
+        self.app = create_app(settings)
+        self.lifespan: AbstractAsyncContextManager[Any] = self.app.router.lifespan_context(self.app)
+        self.loop.run_until_complete(self.lifespan.__aenter__())
+        self.mangum = Mangum(self.app, lifespan="off")
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.lifespan.__aexit__(None, None, None))
+        self.loop.close()
+        asyncio.set_event_loop(None)
+
+
+_instance: Instance | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The API Gateway (HTTP API v2) entry point."""
+    global _instance
+    if _instance is None:
+        _instance = Instance(lambda_settings(os.environ))
+    return _instance.mangum(event, context)
+
+
+def shutdown() -> None:
+    """Close this instance's application (tests; Lambda simply freezes the process)."""
+    global _instance
+    if _instance is not None:
+        _instance.close()
+        _instance = None
+
+
+def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[str, Any]:
+    """Apply pending migrations as the owner and let the application role log in."""
+    from db import local
+    from db.migrate import apply, current_level
+
+    env = os.environ
+    settings = load_settings(env)
+    if env.get(MASTER_SECRET):
+        owner_url = database_url(read_secret(env[MASTER_SECRET], env.get("AWS_REGION")))
+    else:
+        owner_url = local.admin_url(settings)
+    applied = apply(owner_url, settings.migrations_dir, app_role=settings.app_role)
+    if env.get(APP_SECRET):
+        app_secret = read_secret(env[APP_SECRET], env.get("AWS_REGION"))
+        local.provision_app_role(owner_url, app_secret["username"], app_secret["password"])
+    elif not settings.app_database_url:
+        local.provision_app_role(owner_url, settings.app_role, local.app_role_password(settings))
+    return {"applied": applied, "level": current_level(owner_url, settings.migrations_dir)}

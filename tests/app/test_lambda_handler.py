@@ -1,0 +1,100 @@
+"""The Lambda entry points, in-process against the embedded database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from app import lambda_handler
+from app.settings import REPOSITORY_ROOT
+from tests.app.conftest import JWT_SECRET, PASSWORD
+
+
+def v2_event(method: str, path: str, body: dict | None = None, headers: dict | None = None,
+             query: str = "") -> dict:
+    """An API Gateway HTTP API (payload format 2.0) event."""
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "api.example.com", **(headers or {})},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
+                     "userAgent": "pytest"}},
+        "body": None if body is None else json.dumps(body), "isBase64Encoded": False,
+    }
+
+
+CONTEXT = SimpleNamespace(function_name="miyabi-api", aws_request_id="req-1")
+
+
+def call(method: str, path: str, body: dict | None = None, **kwargs) -> tuple[int, dict, dict]:
+    answer = lambda_handler.handler(v2_event(method, path, body, **kwargs), CONTEXT)
+    return answer["statusCode"], answer["headers"], json.loads(answer["body"]) if answer["body"] else None
+
+
+def test_cold_import_time():
+    code = ("import time; t = time.perf_counter(); import app.lambda_handler; "
+            "print(f'{time.perf_counter() - t:.3f}')")
+    seconds = float(subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY_ROOT, check=True,
+                                   capture_output=True, text=True).stdout)
+    print(f"\ncold import of app.lambda_handler: {seconds:.3f} s")
+    assert seconds < 5
+
+
+@pytest.fixture
+def lambda_env(monkeypatch, database, tmp_path):
+    """The Lambda's environment: the app role's credentials in a (moto) Secrets Manager secret."""
+    app = urlsplit(database.app_url)
+    with mock_aws():
+        arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="miyabi/app-db", SecretString=json.dumps({
+                "username": app.username, "password": app.password, "host": app.hostname,
+                "port": app.port, "dbname": app.path.lstrip("/"), "sslmode": "disable"}))["ARN"]
+        for name, value in {"APP_DB_SECRET_ARN": arn, "AWS_REGION": "eu-west-1", "MIYABI_HOME": str(tmp_path),
+                            "MIYABI_JWT_SECRET": JWT_SECRET, "MIYABI_LOG_JSON": "false"}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("MIYABI_APP_DATABASE_URL", raising=False)
+        yield
+    lambda_handler.shutdown()
+
+
+def test_handler_answers_http_api_v2_events_reusing_one_connection(lambda_env, tmp_path):
+    started = time.perf_counter()
+    status, headers, body = call("GET", "/api/health/ready")
+    print(f"\nfirst invocation (instance start): {time.perf_counter() - started:.3f} s")
+    assert status == 200 and body["status"] == "ready" and headers["x-request-id"]
+    email = "lambda@example.com"
+    status, _, body = call("POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "L"})
+    assert status == 201, body
+    status, _, body = call("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200, body
+    status, _, me = call("GET", "/api/auth/me", headers={"authorization": f"Bearer {body['access_token']}"})
+    assert status == 200 and me["email"] == email
+    status, _, error = call("GET", "/api/tasks", query="status=nope",
+                            headers={"authorization": f"Bearer {body['access_token']}"})
+    assert status == 400 and set(error) == {"error", "request_id"}
+    pool = lambda_handler._instance.app.state.pool
+    stats = pool.get_stats()
+    assert pool.max_size == 1 and stats["connections_num"] == 1, stats
+
+
+def test_migrate_applies_and_reports_the_level(monkeypatch, empty_database, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", empty_database.admin_url)
+    monkeypatch.setenv("MIYABI_APP_DATABASE_URL", empty_database.app_url)
+    monkeypatch.setenv("MIYABI_HOME", str(tmp_path))
+    monkeypatch.delenv("MASTER_DB_SECRET_ARN", raising=False)
+    monkeypatch.delenv("APP_DB_SECRET_ARN", raising=False)
+    first = lambda_handler.migrate({}, CONTEXT)
+    assert first["applied"] and first["level"] == first["applied"][-1]
+    assert lambda_handler.migrate({}, CONTEXT) == {"applied": [], "level": first["level"]}
