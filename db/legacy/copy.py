@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
+from db.legacy.values import RawJson
+
 JSON_COLUMNS = frozenset({"config", "result", "payload", "row_data"})
 BATCH = 5000
 
@@ -34,8 +36,9 @@ def _json_dumper(indexes: list[int]):
             return row
         values = list(row)
         for i in indexes:
-            if values[i] is not None:
-                values[i] = json.dumps(values[i], ensure_ascii=False, default=str)
+            value = values[i]
+            if value is not None and type(value) is not RawJson:
+                values[i] = json.dumps(value, ensure_ascii=False, default=str)
         return tuple(values)
     return dump
 

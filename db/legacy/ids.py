@@ -22,15 +22,17 @@ class RowIds:
 
     def __init__(self, org_id: uuid.UUID) -> None:
         self.org_id = org_id
-        self._prefixes: dict[str, int] = {}
+        self._prefixes: dict[str, str] = {}
 
-    def _prefix(self, table: str) -> int:
+    def _prefix(self, table: str) -> str:
         if table not in self._prefixes:
-            self._prefixes[table] = uuid.uuid5(self.org_id, table).int & ~_LOW_64
+            self._prefixes[table] = str(uuid.uuid5(self.org_id, table))[:19]
         return self._prefixes[table]
 
-    def of(self, table: str, legacy_id: int) -> uuid.UUID:
-        return uuid.UUID(int=self._prefix(table) | (legacy_id & _LOW_64))
+    def of(self, table: str, legacy_id: int) -> str:
+        """The uuid (as text, which is all COPY needs) of row `legacy_id` of `table`."""
+        low = legacy_id & _LOW_64
+        return f"{self._prefix(table)}{low >> 48:04x}-{low & 0xFFFFFFFFFFFF:012x}"
 
     def of_text(self, table: str, legacy_id: str) -> uuid.UUID:
         return uuid.uuid5(self.org_id, f"{table}:{legacy_id}")

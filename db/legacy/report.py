@@ -30,7 +30,10 @@ class Report:
     quarantined_rows: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
     def table(self, name: str) -> dict[str, int]:
-        return self.tables.setdefault(name, {"read": 0, "imported": 0, "merged": 0, "quarantined": 0})
+        counts = self.tables.get(name)
+        if counts is None:
+            counts = self.tables[name] = {"read": 0, "imported": 0, "merged": 0, "quarantined": 0}
+        return counts
 
     def read(self, name: str) -> None:
         self.table(name)["read"] += 1

@@ -45,14 +45,16 @@ def timestamp(value: Any) -> datetime | None:
     """ISO-8601 (zone or not), 'YYYY-MM-DD HH:MM:SS' or epoch seconds, as UTC; None for NULL."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    kind = type(value)
+    if kind is int or kind is float:
         return _from_epoch(value)
-    text = clean_text(value).strip()
-    if _NUMERIC.match(text):
-        return _from_epoch(float(text))
+    text = value.strip() if kind is str else clean_text(value).strip()
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # Python 3.11 reads ISO-8601 with or without zone (and 'Z') and 'YYYY-MM-DD HH:MM:SS'.
+        parsed = datetime.fromisoformat(text)
     except ValueError as error:
+        if _NUMERIC.match(text):
+            return _from_epoch(float(text))
         raise Unreadable(f"not a timestamp: {text[:40]!r}") from error
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
@@ -101,9 +103,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+class RawJson(str):
+    """JSON text already checked valid, passed to PostgreSQL as it is (no re-encoding)."""
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return clean_text(value)
+        # Lone surrogates (from \\ud800 escapes) cannot be encoded as UTF-8: replace them.
+        return clean_text(value.encode("utf-8", "replace").decode("utf-8"))
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     if isinstance(value, dict):
@@ -121,9 +128,11 @@ def json_value(value: Any) -> tuple[Any, bool]:
         return None, False
     text = clean_text(value) if not isinstance(value, str) else value
     try:
-        return _scrub(json.loads(text, parse_constant=_reject_constant)), False
+        parsed = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return {"legacy_text": clean_text(text)}, True
+    # Escapes may hide NUL or lone surrogates, which jsonb refuses: only then rebuild the value.
+    return (_scrub(parsed) if "\\u" in text else RawJson(text)), False
 
 
 TASK_STATUSES = {
