@@ -121,7 +121,7 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
     check_options(org_name, org_slug, sessions)
     progress = progress or NoProgress()
     source = open_source(Path(path))
-    started = time.monotonic()
+    started, report = time.monotonic(), Report()
     try:
         check_level(url, migrations_dir)
         with connect(url) as conn, conn.transaction():
@@ -130,16 +130,17 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
             if previous is not None:
                 return ImportResult(previous, True, time.monotonic() - started)
             document = _import(conn, source, org_name.strip(), org_slug, sessions,
-                               now or datetime.now(UTC), progress)
+                               now or datetime.now(UTC), progress, report)
         return ImportResult(document, False, time.monotonic() - started)
     finally:
+        report.close()
         source.close()
 
 
 def _import(conn: psycopg.Connection, source: LegacySource, org_name: str, slug: str,
-            sessions: str, now: datetime, progress: Progress) -> dict[str, Any]:
+            sessions: str, now: datetime, progress: Progress, report: Report) -> dict[str, Any]:
     org_id = id_scheme.organization_id(slug, source.sha256)
-    report, resolved = Report(), {}
+    resolved: dict[str, Any] = {}
     # The tenant setting lets the owner write through forced RLS (RDS's master user is no
     # superuser); suppressing events keeps years of history out of the live feed.
     conn.execute("select set_config('app.org_id', %s, true), "
@@ -157,7 +158,7 @@ def _import(conn: psycopg.Connection, source: LegacySource, org_name: str, slug:
     _stream_tables(conn, source, ctx, progress)
     copy_rows(conn, "legacy_quarantine", ("organization_id", "source_table", "legacy_id", "reason",
                                           "row_data"),
-              ((org_id, *entry) for entry in report.quarantined_rows))
+              ((org_id, *entry) for entry in report.quarantined_rows()))
     report.meta = {
         "source": {"path": str(source.path), "sha256": source.sha256},
         "organization": {"id": str(org_id), "name": org_name, "slug": slug},

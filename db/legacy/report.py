@@ -4,7 +4,9 @@ quarantined row with its reason, and every value that was changed to fit (counte
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,13 @@ class Report:
     """What happened to every row of the legacy file."""
 
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # (table, legacy id, action, reason, into)
     fixes: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict))
     meta: dict[str, Any] = field(default_factory=dict)
-    # Whole quarantined rows (secrets removed), written to legacy_quarantine, not to the JSON.
-    quarantined_rows: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    # Whole quarantined rows (secrets removed) for legacy_quarantine, spooled to a temporary
+    # file as JSON lines: there can be many, and memory must not grow with them.
+    _spool: Any = field(default_factory=lambda: tempfile.TemporaryFile("w+", encoding="utf-8"))  # noqa: SIM115 - closed by close()
 
     def table(self, name: str) -> dict[str, int]:
         counts = self.tables.get(name)
@@ -43,17 +46,25 @@ class Report:
 
     def merged(self, name: str, legacy_id: Any, reason: str, into: Any) -> None:
         self.table(name)["merged"] += 1
-        self.rows.append({"table": name, "legacy_id": legacy_id, "action": "merged",
-                          "reason": reason, "merged_into": into})
+        self.rows.append((name, legacy_id, "merged", reason, into))
 
     def quarantined(self, name: str, legacy_id: Any, reason: str, row: dict[str, Any]) -> None:
         self.table(name)["quarantined"] += 1
-        self.rows.append({"table": name, "legacy_id": legacy_id, "action": "quarantined",
-                          "reason": reason})
+        self.rows.append((name, legacy_id, "quarantined", reason, None))
         kept = {k: ("<removed>" if k in SECRET_COLUMNS and v is not None else
                     clean_text(v) if isinstance(v, str | bytes) else v)
                 for k, v in row.items()}
-        self.quarantined_rows.append((name, str(legacy_id), reason, kept))
+        self._spool.write(json.dumps([name, str(legacy_id), reason, kept], default=str) + "\n")
+
+    def quarantined_rows(self) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+        """Every quarantined row as (table, legacy id, reason, row), read back from the spool."""
+        self._spool.seek(0)
+        for line in self._spool:
+            yield tuple(json.loads(line))
+        self._spool.seek(0, 2)
+
+    def close(self) -> None:
+        self._spool.close()
 
     def fix(self, name: str, what: str, legacy_id: Any) -> None:
         """Record a value changed to fit the new schema (e.g. an unreadable timestamp -> NULL)."""
@@ -69,8 +80,12 @@ class Report:
                 for name, c in self.tables.items()
                 if c["read"] != c["imported"] + c["merged"] + c["quarantined"]]
 
+    def listed_rows(self) -> list[dict[str, Any]]:
+        return [{"table": t, "legacy_id": i, "action": a, "reason": r,
+                 **({"merged_into": into} if a == "merged" else {})} for t, i, a, r, into in self.rows]
+
     def as_json(self) -> dict[str, Any]:
-        return {**self.meta, "tables": self.tables, "rows": self.rows,
+        return {**self.meta, "tables": self.tables, "rows": self.listed_rows(),
                 "fixes": {k: dict(v) for k, v in self.fixes.items()}}
 
 

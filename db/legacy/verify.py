@@ -116,7 +116,7 @@ def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) 
 def verify(url: str, path: Path, slug: str) -> Verification:
     """Compare the legacy file at `path` with what its import into `slug` wrote."""
     source = open_source(Path(path))
-    result = Verification()
+    result, report = Verification(), Report()
     try:
         with connect(url) as conn, conn.transaction():
             org_id, document = load_record(conn, slug)
@@ -124,7 +124,7 @@ def verify(url: str, path: Path, slug: str) -> Verification:
             if document["source"]["sha256"] != source.sha256:
                 result.problems.append("the file is not the one imported (its SHA-256 differs)")
                 return result
-            report, resolved = Report(), document.get("resolved", {})
+            resolved = document.get("resolved", {})
             ids = RowIds(org_id)
             plan = plan_users(source.rows(USERS_QUERY), slug, ids,
                               stored_resolver(resolved.get("existing", {}),
@@ -142,6 +142,7 @@ def verify(url: str, path: Path, slug: str) -> Verification:
                 result.checks.append(check)
             result.problems += _accounting_problems(conn, org_id, report, document)
     finally:
+        report.close()
         source.close()
     return result
 
