@@ -103,6 +103,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+# One decoder for all rows (json.loads with options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 class RawJson(str):
     """JSON text already checked valid, passed to PostgreSQL as it is (no re-encoding)."""
 
@@ -128,7 +132,7 @@ def json_value(value: Any) -> tuple[Any, bool]:
         return None, False
     text = clean_text(value) if not isinstance(value, str) else value
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
+        parsed = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return {"legacy_text": clean_text(text)}, True
     # Escapes may hide NUL or lone surrogates, which jsonb refuses: only then rebuild the value.
