@@ -101,3 +101,23 @@ def test_sigkill_then_rerun_ends_like_a_clean_run(pg_server, migrated_template, 
     finally:
         for name in (clean, killed):
             drop_database(pg_server, name)
+
+
+def test_a_person_already_in_the_target_is_merged_and_survives_undo(database, dirty_file, tmp_path):
+    with psycopg.connect(database.admin_url) as conn:
+        seed_organization(conn, "other")
+        conn.execute("insert into users (email, name, telegram_id) values ('USER2@example.org', "
+                     "'Already here', 900000000)")
+    catalog, content = _dump(database.admin_url, "--schema-only"), _dump(database.admin_url, "--data-only")
+    document = run_import(database.admin_url, dirty_file.path).document
+    merged = [r for r in document["rows"] if r["table"] == "users" and "already in the target" in r["reason"]]
+    assert [r["legacy_id"] for r in merged] == [2]
+    assert document["fixes"]["users"]["telegram_id already used by another user: cleared"]["examples"] == [1]
+    with psycopg.connect(database.admin_url) as conn:
+        name = conn.execute("select u.name from memberships m join users u on u.id = m.user_id "
+                            "where lower(u.email) = 'user2@example.org'").fetchone()[0]
+    assert name == "Already here"
+    assert verify(database.admin_url, dirty_file.path, "acme").ok
+    undo(database.admin_url, "acme", tmp_path / "backups")
+    assert _dump(database.admin_url, "--schema-only") == catalog
+    assert _dump(database.admin_url, "--data-only") == content
