@@ -5,6 +5,7 @@ No Pulumi CLI, no AWS credentials: the mocks stand in for the engine and for AWS
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,15 @@ class Plan:
         }
 
 
+def _ensure_event_loop() -> None:
+    # The mocks run on the thread's current event loop, and an asyncio.run() elsewhere in the
+    # process (an API test, a task) leaves none set. The loop is kept for later plans.
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def plan_stack(stack: str, root: Path = REPO_ROOT) -> Plan:
     """Validate `Pulumi.<stack>.yaml` (raising before anything runs), then plan it."""
     return plan_config(load_stack_config(stack, root))
@@ -51,6 +61,7 @@ def plan_config(config: StackConfig) -> Plan:
     from infra.program import build
 
     started = time.perf_counter()
+    _ensure_event_loop()
     mocks = PlanMocks(region=config.region)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=config.stack, preview=False)
     outputs: dict[str, object] = {}
