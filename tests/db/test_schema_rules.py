@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 
@@ -71,3 +73,28 @@ def test_the_audit_log_is_append_only_for_the_application(database, org):
         _tenant(conn, org)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("delete from audit_log")
+
+
+def test_events_of_one_organization_commit_in_id_order(database, org):
+    """A second writer waits for the first one's commit, so its event gets the later id."""
+    first = psycopg.connect(database.app_url)
+    _tenant(first, org)
+    first.execute("update tasks set title = 'slow writer' where id = %s", (org["task"],))
+
+    def second_writer() -> None:
+        with psycopg.connect(database.app_url) as conn:
+            _tenant(conn, org)
+            conn.execute("insert into tasks (organization_id, title) values (%s, 'fast writer')",
+                         (org["org"],))
+
+    writer = threading.Thread(target=second_writer)
+    writer.start()
+    writer.join(timeout=0.5)
+    assert writer.is_alive(), "the second writer did not wait for the first one's feed lock"
+    first.commit()
+    first.close()
+    writer.join(timeout=10)
+    with psycopg.connect(database.admin_url) as conn:
+        titles = [row[0] for row in conn.execute(
+            "select data->>'title' from events where type like 'task.%' order by id")]
+    assert titles[-2:] == ["slow writer", "fast writer"]

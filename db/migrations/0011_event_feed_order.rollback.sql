@@ -1,0 +1,28 @@
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '120s';
+
+CREATE OR REPLACE FUNCTION publish_event() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    event_type text;
+    event_id   bigint;
+BEGIN
+    IF current_setting('app.suppress_events', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'tasks' THEN
+        event_type := CASE WHEN TG_OP = 'INSERT' THEN 'task.created' ELSE 'task.updated' END;
+    ELSE
+        IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - 'last_heartbeat' - 'updated_at')
+                              = (to_jsonb(OLD) - 'last_heartbeat' - 'updated_at') THEN
+            RETURN NULL;
+        END IF;
+        event_type := 'agent.updated';
+    END IF;
+    INSERT INTO events (organization_id, type, data)
+        VALUES (NEW.organization_id, event_type, to_jsonb(NEW) - 'organization_id')
+        RETURNING id INTO event_id;
+    PERFORM pg_notify('miyabi_events', NEW.organization_id::text || ':' || event_id);
+    RETURN NULL;
+END
+$$;
