@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(10, gt=0, validation_alias="MIYABI_POOL_TIMEOUT_SECONDS")
     aws_region: str | None = Field(None, validation_alias="AWS_REGION")
 
+    # The platform's service objectives and the load test's shape (`invoke benchmark`).
+    bench_users: int = Field(100, ge=1, validation_alias="MIYABI_BENCH_USERS")
+    bench_spawn_rate: float = Field(10, gt=0, validation_alias="MIYABI_BENCH_SPAWN_RATE")
+    bench_duration: str = Field("60s", pattern=r"^\d+[smh]$", validation_alias="MIYABI_BENCH_DURATION")
+    bench_accounts: int = Field(5, ge=1, validation_alias="MIYABI_BENCH_ACCOUNT_COUNT")
+    bench_p95_ms: float = Field(200, gt=0, validation_alias="MIYABI_BENCH_P95_MS")
+    bench_p99_ms: float = Field(500, gt=0, validation_alias="MIYABI_BENCH_P99_MS")
+    bench_max_failures: int = Field(0, ge=0, validation_alias="MIYABI_BENCH_MAX_FAILURES")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.settings import REPOSITORY_ROOT
 from ops.pipeline.errors import BenchmarkFailed, PrerequisiteMissing, ToolFailed
@@ -19,26 +17,6 @@ from ops.pipeline.steps import Progress
 from ops.verify.outbox import token_for
 
 LOCUSTFILE = REPOSITORY_ROOT / "loadtests" / "locustfile.py"
-
-
-class BenchSettings(BaseSettings):
-    """The platform's service objectives and the load's shape (MIYABI_BENCH_*)."""
-
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-    users: int = Field(100, ge=1, validation_alias="MIYABI_BENCH_USERS")
-    spawn_rate: float = Field(10, gt=0, validation_alias="MIYABI_BENCH_SPAWN_RATE")
-    duration: str = Field("60s", validation_alias="MIYABI_BENCH_DURATION")
-    accounts: int = Field(5, ge=1, validation_alias="MIYABI_BENCH_ACCOUNT_COUNT")
-    p95_ms: float = Field(200, gt=0, validation_alias="MIYABI_BENCH_P95_MS")
-    p99_ms: float = Field(500, gt=0, validation_alias="MIYABI_BENCH_P99_MS")
-    max_failures: int = Field(0, ge=0, validation_alias="MIYABI_BENCH_MAX_FAILURES")
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
-                                   init_settings: PydanticBaseSettingsSource,
-                                   **_: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
-        # As app.settings: only the mapping handed in counts.
-        return (init_settings,)
 
 
 def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
@@ -81,23 +59,24 @@ def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path) ->
 def run_benchmark(target, users: int = 0, workers: int = 0, duration: str = "",  # noqa: ANN001
                   progress: Progress = print) -> dict:
     """Run locust against the target's URL; the summary, or BenchmarkFailed on a miss."""
-    bench = BenchSettings(**{k: v for k, v in target.env.items() if k.startswith("MIYABI_BENCH_")})
+    bench = target.settings
+    users, duration = users or bench.bench_users, duration or bench.bench_duration
     folder = target.settings.home / "benchmarks" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     folder.mkdir(parents=True)
     local = target.stack == "local"
     accounts = (Path(target.env["MIYABI_BENCH_ACCOUNTS"]) if "MIYABI_BENCH_ACCOUNTS" in target.env
                 else prepare_accounts(target.url, target.settings.outbox_dir if local else None,
-                                      bench.accounts, folder))
+                                      bench.bench_accounts, folder))
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-            "--host", target.url, "-u", str(users or bench.users), "-r", str(bench.spawn_rate),
-            "-t", duration or bench.duration, "--csv", str(folder / "locust"),
+            "--host", target.url, "-u", str(users), "-r", str(bench.bench_spawn_rate),
+            "-t", duration, "--csv", str(folder / "locust"),
             "--html", str(folder / "report.html"), "--only-summary", "--stop-timeout", "5",
             *(["--processes", str(workers)] if workers else [])]
     env = {**target.env, "MIYABI_BENCH_ACCOUNTS": str(accounts),
            "MIYABI_BENCH_SUMMARY": str(folder / "summary.json"),
-           "MIYABI_BENCH_P95_MS": str(bench.p95_ms), "MIYABI_BENCH_P99_MS": str(bench.p99_ms),
-           "MIYABI_BENCH_MAX_FAILURES": str(bench.max_failures)}
-    progress(f"locust: {users or bench.users} users for {duration or bench.duration} on {target.url}")
+           "MIYABI_BENCH_P95_MS": str(bench.bench_p95_ms), "MIYABI_BENCH_P99_MS": str(bench.bench_p99_ms),
+           "MIYABI_BENCH_MAX_FAILURES": str(bench.bench_max_failures)}
+    progress(f"locust: {users} users for {duration} on {target.url}")
     with open(folder / "locust.log", "w") as log:
         result = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
                                 cwd=REPOSITORY_ROOT)
