@@ -66,11 +66,11 @@ class Caller:
         return permission in self.permissions
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
 

@@ -25,7 +25,8 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
     """The pool of connections as the application role (opened by the lifespan)."""
     return AsyncConnectionPool(app_url(settings), min_size=settings.pool_min_size,
                                max_size=settings.pool_max_size, timeout=settings.pool_timeout_seconds,
-                               kwargs={"row_factory": dict_row}, open=False, name="miyabi-api")
+                               kwargs={"row_factory": dict_row, "options": "-c timezone=UTC"},
+                               open=False, name="miyabi-api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

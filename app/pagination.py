@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.errors import bad_request
@@ -56,7 +57,19 @@ class Page:
         return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}
 
 
-def page_params(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+def json_page(rows: Sequence[tuple[str, Sequence[Any]]], page: Page) -> Response:
+    """The page answer for rows of (item as JSON text, cursor key), fetched with `limit + 1`.
+
+    For hot list endpoints PostgreSQL renders each item (`to_json(t)::text`), so the answer is
+    joined, not validated and serialised again item by item in Python.
+    """
+    items = rows[: page.limit]
+    cursor = encode_cursor(items[-1][1]) if len(rows) > page.limit else None
+    body = '{"items":[' + ",".join(item for item, _ in items) + '],"next_cursor":' + json.dumps(cursor) + "}"
+    return Response(content=body.encode(), media_type="application/json")
+
+
+async def page_params(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
                 = DEFAULT_LIMIT,
                 cursor: Annotated[str | None, Query(max_length=500,
                                                     description="next_cursor of the previous page")]

@@ -12,14 +12,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import Caller, TenantCaller, TenantConn, require
 from app.errors import bad_request, forbidden, not_found, unprocessable
-from app.pagination import Page, PageParams, Paginated
+from app.pagination import Page, PageParams, Paginated, json_page
 from app.realtime import lock_feed
 from app.schemas import Body
 
@@ -46,6 +48,13 @@ select {TASK_COLUMNS} from tasks
 where organization_id = %(org)s{{filters}}
 order by created_at desc, id desc
 limit %(limit)s
+"""
+# The same page rendered by PostgreSQL: (item JSON, its cursor key) per row.
+LIST_AS_JSON = """
+select to_json(t)::text, array[to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+                               t.id::text]
+from ({list}) t
+order by t.created_at desc, t.id desc
 """
 
 TASK_EVENTS = """
@@ -113,7 +122,7 @@ def cursor_key(page: Page) -> tuple[datetime, uuid.UUID] | None:
 @router.get("", response_model=Paginated[Task], summary="Tasks of the organization, newest first")
 async def list_tasks(conn: TenantConn, page: PageParams, caller: Annotated[Caller, require("task.view")],
                      status: Annotated[TaskStatus | None, Query()] = None,
-                     agent_id: Annotated[uuid.UUID | None, Query()] = None) -> dict:
+                     agent_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
     after = cursor_key(page)
     params: dict[str, Any] = {"org": caller.organization_id, "status": status, "agent_id": agent_id,
                               "limit": page.limit + 1, "after_at": after and after[0],
@@ -121,8 +130,9 @@ async def list_tasks(conn: TenantConn, page: PageParams, caller: Annotated[Calle
     used = [name for name, value in (("status", status), ("agent_id", agent_id), ("after", after))
             if value is not None]
     query = LIST.format(filters="".join(f"\n  and {LIST_FILTERS[name]}" for name in used))
-    rows = await (await conn.execute(query, params)).fetchall()
-    return page.of(rows, lambda t: (t["created_at"].isoformat(), t["id"]))
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        rows = await (await cursor.execute(LIST_AS_JSON.format(list=query), params)).fetchall()
+    return json_page(rows, page)
 
 
 @router.post("", status_code=201, response_model=Task, summary="Create a task (status pending)")
