@@ -91,19 +91,29 @@ def shutdown() -> None:
 
 
 def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[str, Any]:
-    """Apply pending migrations as the owner and let the application role log in."""
+    """Bring the schema to the code's level (or back to `event["to"]`) as the owner.
+
+    The pipeline invokes it with `{"miyabi": "migrate"}` or `{"miyabi": "migrate", "to": LEVEL}`
+    and reads `{"applied" | "rolled_back": [...], "level": ...}` back.
+    """
     from db import local
-    from db.migrate import apply, current_level
+    from db.migrate import apply, current_level, rollback
 
     env = os.environ
     settings = load_settings(env)
+    app_secret = read_secret(env[APP_SECRET], env.get("AWS_REGION")) if env.get(APP_SECRET) else None
     if env.get(MASTER_SECRET):
-        owner_url = database_url(read_secret(env[MASTER_SECRET], env.get("AWS_REGION")))
+        # RDS's managed master secret holds only the credentials; the address is the app secret's.
+        master = read_secret(env[MASTER_SECRET], env.get("AWS_REGION"))
+        owner_url = database_url({**(app_secret or {}), **master})
     else:
         owner_url = local.admin_url(settings)
+    target = (event or {}).get("to")
+    if target:
+        undone = rollback(owner_url, settings.migrations_dir, to=str(target))
+        return {"rolled_back": undone, "level": current_level(owner_url, settings.migrations_dir)}
     applied = apply(owner_url, settings.migrations_dir, app_role=settings.app_role)
-    if env.get(APP_SECRET):
-        app_secret = read_secret(env[APP_SECRET], env.get("AWS_REGION"))
+    if app_secret is not None:
         local.provision_app_role(owner_url, app_secret["username"], app_secret["password"])
     elif not settings.app_database_url:
         local.provision_app_role(owner_url, settings.app_role, local.app_role_password(settings))

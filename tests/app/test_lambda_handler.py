@@ -98,3 +98,26 @@ def test_migrate_applies_and_reports_the_level(monkeypatch, empty_database, tmp_
     first = lambda_handler.migrate({}, CONTEXT)
     assert first["applied"] and first["level"] == first["applied"][-1]
     assert lambda_handler.migrate({}, CONTEXT) == {"applied": [], "level": first["level"]}
+
+
+def test_migrate_on_aws_uses_the_master_secret_at_the_app_secrets_address(monkeypatch, empty_database,
+                                                                          tmp_path):
+    owner, app = urlsplit(empty_database.admin_url), urlsplit(empty_database.app_url)
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="eu-west-1")
+        # RDS's managed master secret carries only the credentials.
+        master = secrets.create_secret(Name="rds!db-master", SecretString=json.dumps({
+            "username": owner.username, "password": owner.password}))["ARN"]
+        app_arn = secrets.create_secret(Name="miyabi/app-db", SecretString=json.dumps({
+            # The same password the other tests use: the role is shared by the whole server.
+            "username": "miyabi_app", "password": app.password, "host": app.hostname,
+            "port": app.port, "dbname": app.path.lstrip("/"), "sslmode": "disable"}))["ARN"]
+        for name, value in {"MASTER_DB_SECRET_ARN": master, "APP_DB_SECRET_ARN": app_arn,
+                            "AWS_REGION": "eu-west-1", "MIYABI_HOME": str(tmp_path)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("MIYABI_APP_DATABASE_URL", raising=False)
+        applied = lambda_handler.migrate({"miyabi": "migrate"}, CONTEXT)
+        levels = applied["applied"]
+        back = lambda_handler.migrate({"miyabi": "migrate", "to": levels[-2]}, CONTEXT)
+    assert back == {"rolled_back": [levels[-1]], "level": levels[-2]}

@@ -35,9 +35,9 @@ def move_alias(lambda_client, function: str, version: str, alias: str = "live") 
 
 
 def invoke_migrate(lambda_client, function: str, to: str | None = None) -> dict:  # noqa: ANN001
-    """Run the migrations inside the VPC through the Lambda package's migrate entry point."""
+    """Run the migrations inside the VPC through the migrate function (its newest version)."""
     payload = {"miyabi": "migrate", **({"to": to} if to else {})}
-    answer = lambda_client.invoke(FunctionName=f"{function}:live", Payload=json.dumps(payload))
+    answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(payload))
     body = json.loads(answer["Payload"].read() or b"{}")
     if answer.get("FunctionError"):
         raise RuntimeError(f"the migrate entry point failed: {body}")

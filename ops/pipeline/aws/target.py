@@ -114,12 +114,12 @@ class AwsTarget:
         return {"lambda_version": self._live()}
 
     def _migrate(self, context: Context) -> Context:
-        answer = aws.invoke_migrate(self.client("lambda"), self.outputs["function_name"])
+        answer = aws.invoke_migrate(self.client("lambda"), self.outputs["migrate_function_name"])
         return {"schema_level": answer.get("level")}
 
     def _schema(self, context: Context) -> Context:
         level = context.get("schema_level")
-        answer = aws.invoke_migrate(self.client("lambda"), self.outputs["function_name"], to=level)
+        answer = aws.invoke_migrate(self.client("lambda"), self.outputs["migrate_function_name"], to=level)
         return {"schema_level": answer.get("level")}
 
     def _alias(self, context: Context) -> Context:
