@@ -9,12 +9,18 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_ID = "{}-mock-id"
 
 
-def test_two_private_subnets_in_two_zones_and_nothing_public(prod: Plan) -> None:
-    subnets = of_type(prod, "aws:ec2/subnet:Subnet")
+def test_without_a_nat_two_private_subnets_in_two_zones_and_nothing_public(plan_with) -> None:
+    plan = plan_with("prod", nat_gateway=False)
+    subnets = of_type(plan, "aws:ec2/subnet:Subnet")
     assert sorted(s.inputs["availabilityZone"] for s in subnets) == ["eu-west-1a", "eu-west-1b"]
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
-    assert not of_type(prod, "aws:ec2/internetGateway:InternetGateway")
-    assert not of_type(prod, "aws:ec2/natGateway:NatGateway")
+    assert not of_type(plan, "aws:ec2/internetGateway:InternetGateway")
+    assert not of_type(plan, "aws:ec2/natGateway:NatGateway")
+
+
+def test_every_aws_stack_has_the_nat_that_ses_needs(stack_plans: dict[str, Plan]) -> None:
+    for stack, plan in stack_plans.items():
+        assert len(of_type(plan, "aws:ec2/natGateway:NatGateway")) == 1, stack
 
 
 def test_a_nat_brings_public_subnets_and_a_default_route(plan_with) -> None:
