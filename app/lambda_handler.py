@@ -115,6 +115,6 @@ def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     applied = apply(owner_url, settings.migrations_dir, app_role=settings.app_role)
     if app_secret is not None:
         local.provision_app_role(owner_url, app_secret["username"], app_secret["password"])
-    elif not settings.app_database_url:
-        local.provision_app_role(owner_url, settings.app_role, local.app_role_password(settings))
+    else:
+        local.provision_local_app_role(settings, owner_url)
     return {"applied": applied, "level": current_level(owner_url, settings.migrations_dir)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 from psycopg import sql
 
@@ -43,6 +45,22 @@ def app_url(settings: Settings) -> str:
     server = embedded_server(settings)
     return server.url(settings.db_name, user=settings.app_role,
                       password=app_role_password(settings))
+
+
+def provision_local_app_role(settings: Settings, url: str) -> None:
+    """Give the app role its generated password, unless the settings name its own URL."""
+    if not settings.app_database_url:
+        provision_app_role(url, settings.app_role, app_role_password(settings))
+
+
+def migrate_to_code_level(settings: Settings, progress: Callable[[str], None] | None = None) -> list[str]:
+    """Apply pending migrations (then the schema check) and let the app role log in."""
+    from db import migrate
+
+    url = admin_url(settings)
+    applied = migrate.apply(url, settings.migrations_dir, app_role=settings.app_role, progress=progress)
+    provision_local_app_role(settings, url)
+    return applied
 
 
 def ensure_database(maintenance_url: str, name: str) -> None:

@@ -5,17 +5,11 @@ from __future__ import annotations
 from invoke import Collection, Context, task
 
 from db import local
-from db import migrate as migrations
 from ops.tasks.common import console, run, settings
 
 
 def _migrate_local() -> None:
-    config = settings()
-    url = local.admin_url(config)
-    applied = migrations.apply(url, config.migrations_dir, app_role=config.app_role,
-                               progress=lambda line: console.print(f"[cyan]›[/] {line}"))
-    if not config.app_database_url:
-        local.provision_app_role(url, config.app_role, local.app_role_password(config))
+    applied = local.migrate_to_code_level(settings(), lambda line: console.print(f"[cyan]›[/] {line}"))
     console.print(f"schema ready ({len(applied)} migration(s) applied)")
 
 

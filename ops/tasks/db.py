@@ -21,13 +21,7 @@ register_actionable(DatabaseError)
 
 
 def _apply_local() -> list[str]:
-    config = settings()
-    url = local.admin_url(config)
-    applied = migrations.apply(url, config.migrations_dir, app_role=config.app_role,
-                               progress=lambda line: console.print(f"[cyan]›[/] {line}"))
-    if not config.app_database_url:
-        local.provision_app_role(url, config.app_role, local.app_role_password(config))
-    return applied
+    return local.migrate_to_code_level(settings(), lambda line: console.print(f"[cyan]›[/] {line}"))
 
 
 @task

@@ -251,9 +251,7 @@ class LocalTarget:
         schema.move_to(self.admin_url(), level, self._folders(context), self.settings.app_role)
 
     def _provision(self) -> None:
-        if not self.settings.app_database_url:
-            local.provision_app_role(self.admin_url(), self.settings.app_role,
-                                     local.app_role_password(self.settings))
+        local.provision_local_app_role(self.settings, self.admin_url())
 
     def _rollback_goal(self, to: str | None) -> Context:
         good = [run.context for run in self.journal.good_states() if run.context.get("release")]
