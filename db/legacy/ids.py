@@ -24,7 +24,8 @@ class RowIds:
         self.org_id = org_id
         self._prefixes: dict[str, str] = {}
 
-    def _prefix(self, table: str) -> str:
+    def prefix(self, table: str) -> str:
+        """The first 19 characters of every uuid of `table` (db.legacy.sqlexpr builds the rest)."""
         if table not in self._prefixes:
             self._prefixes[table] = str(uuid.uuid5(self.org_id, table))[:19]
         return self._prefixes[table]
@@ -32,7 +33,7 @@ class RowIds:
     def of(self, table: str, legacy_id: int) -> str:
         """The uuid (as text, which is all COPY needs) of row `legacy_id` of `table`."""
         low = legacy_id & _LOW_64
-        return f"{self._prefix(table)}{low >> 48:04x}-{low & 0xFFFFFFFFFFFF:012x}"
+        return f"{self.prefix(table)}{low >> 48:04x}-{low & 0xFFFFFFFFFFFF:012x}"
 
     def of_text(self, table: str, legacy_id: str) -> uuid.UUID:
         return uuid.uuid5(self.org_id, f"{table}:{legacy_id}")

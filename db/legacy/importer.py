@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from db import migrate
 from db.legacy import ids as id_scheme
+from db.legacy import setwise
 from db.legacy.copy import NoProgress, Progress, copy_rows, normalised
 from db.legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
 from db.legacy.normalize import Context
@@ -102,6 +103,11 @@ def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, p
 def _stream_tables(conn: psycopg.Connection, source: LegacySource, ctx: Context,
                    progress: Progress) -> None:
     for step in STEPS:
+        if step.source in setwise.SETWISE:
+            if step.source == "tasks":
+                setwise.build(conn, source, ctx.ids, ctx.users, ctx.agents, ctx.report, progress)
+                setwise.write(conn, ctx.org_id)
+            continue
         progress.start(step.source, source.count(step.source))
         copy_rows(conn, step.target, step.columns,
                   normalised(source.rows(step.query), step.normalise, ctx, progress, step.source))
@@ -126,6 +132,7 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
         check_level(url, migrations_dir)
         with connect(url) as conn, conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext('miyabi.legacy_import'))")
+            setwise.prepare(conn)
             previous = _previous_import(conn, source.sha256, org_slug)
             if previous is not None:
                 return ImportResult(previous, True, time.monotonic() - started)

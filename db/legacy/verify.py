@@ -12,13 +12,14 @@ from typing import Any
 
 import psycopg
 
-from db.legacy.copy import copy_rows
+from db.legacy import setwise
+from db.legacy.copy import NoProgress, copy_rows
 from db.legacy.errors import NoSuchImport, VerificationFailed
 from db.legacy.ids import RowIds
 from db.legacy.normalize import Context
-from db.legacy.plan import STEPS, USER_COLUMNS
+from db.legacy.plan import STEPS, USER_COLUMNS, Step
 from db.legacy.report import Report
-from db.legacy.source import open_source
+from db.legacy.source import LegacySource, open_source
 from db.legacy.users import USERS_QUERY, UserPlan, plan_users, stored_resolver
 from db.local import connect
 
@@ -77,14 +78,13 @@ class Verification:
         return not self.problems and all(c.ok for c in self.checks)
 
 
-def _differing(conn: psycopg.Connection, table: str, columns: tuple[str, ...], readback: str,
-               org_id: uuid.UUID, limit: int = 10) -> list[str]:
+def _differing(conn: psycopg.Connection, table: str, columns: tuple[str, ...], twin: str,
+               readback: str, org_id: uuid.UUID, limit: int = 10) -> list[str]:
     """Keys of rows present on one side only (or different), to say where to look."""
     key = "legacy_id" if "legacy_id" in columns else columns[0] if table != "telegram_chats" else "chat_id"
-    twin = f"verify_{table}"
     found = conn.execute(
-        f"select distinct d.{key}::text from ((table {twin} except all {readback}) union all "
-        f"({readback} except all table {twin})) d order by 1 limit {int(limit)}", {"org": org_id})
+        f"select distinct d.{key}::text from (({twin} except all {readback}) union all "
+        f"({readback} except all {twin})) d order by 1 limit {int(limit)}", {"org": org_id})
     return [k for (k,) in found]
 
 
@@ -113,6 +113,23 @@ def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) 
     return [TableCheck("users", users, users_back), TableCheck("member_roles", roles, roles_back)]
 
 
+def _step_check(conn: psycopg.Connection, source: LegacySource, ctx: Context, step: Step) -> TableCheck:
+    """Checksums of one step's normalised source rows and of what the target holds."""
+    if step.source in setwise.SETWISE:
+        if step.source == "tasks":
+            setwise.build(conn, source, ctx.ids, ctx.users, ctx.agents, ctx.report, NoProgress())
+        twin = setwise.norm_query(step.target, step.columns)
+        source_side = _checksum(conn, twin, ctx.org_id)
+    else:
+        rows = (out for row in source.rows(step.query) if (out := step.normalise(ctx, row)) is not None)
+        source_side = _source_side(conn, step.target, step.columns, rows, ctx.org_id)
+        twin = f"table verify_{step.target}"
+    check = TableCheck(step.target, source_side, _checksum(conn, step.readback, ctx.org_id))
+    if not check.ok:
+        check.differing = _differing(conn, step.target, step.columns, twin, step.readback, ctx.org_id)
+    return check
+
+
 def verify(url: str, path: Path, slug: str) -> Verification:
     """Compare the legacy file at `path` with what its import into `slug` wrote."""
     source = open_source(Path(path))
@@ -121,6 +138,7 @@ def verify(url: str, path: Path, slug: str) -> Verification:
         with connect(url) as conn, conn.transaction():
             org_id, document = load_record(conn, slug)
             conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
+            setwise.prepare(conn)
             if document["source"]["sha256"] != source.sha256:
                 result.problems.append("the file is not the one imported (its SHA-256 differs)")
                 return result
@@ -133,13 +151,7 @@ def verify(url: str, path: Path, slug: str) -> Verification:
             ctx = Context(org_id, ids, plan, report, document["sessions"],
                           datetime.fromisoformat(document["reference_time"]))
             for step in STEPS:
-                rows = (out for row in source.rows(step.query)
-                        if (out := step.normalise(ctx, row)) is not None)
-                check = TableCheck(step.target, _source_side(conn, step.target, step.columns, rows, org_id),
-                                   _checksum(conn, step.readback, org_id))
-                if not check.ok:
-                    check.differing = _differing(conn, step.target, step.columns, step.readback, org_id)
-                result.checks.append(check)
+                result.checks.append(_step_check(conn, source, ctx, step))
             result.problems += _accounting_problems(conn, org_id, report, document)
     finally:
         report.close()

@@ -1,0 +1,289 @@
+"""tasks and task_events, normalised set-based inside PostgreSQL.
+
+They hold almost every row of a legacy file. Their raw rows are staged with COPY
+(db.legacy.staging), normalised by INSERT ... SELECT with the SQL twins of the Python
+normalisers (db.legacy.sqlexpr) into TEMP tables norm_tasks / norm_task_events (the target
+columns plus a bitmask of the values fixed), and accounted for with set queries: the report
+gets the same counts, fixes (with the first example ids) and quarantined rows as the Python
+normalisers in db.legacy.normalize gave. Import writes the norm tables into the target;
+verification builds them again from a fresh read of the file and compares checksums.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from db.legacy import sqlexpr as x
+from db.legacy import values
+from db.legacy.copy import Progress, copy_rows
+from db.legacy.ids import RowIds
+from db.legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
+from db.legacy.report import EXAMPLES_KEPT, Report
+from db.legacy.source import LegacySource
+from db.legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage
+from db.legacy.users import UserPlan
+from db.legacy.values import TASK_STATUSES, Unreadable
+
+SETWISE = frozenset({"tasks", "task_events"})
+# Per table: (timestamp columns, JSON columns) Python may have to decide.
+FALLBACK_COLUMNS = {"tasks": (("created_at", "updated_at", "completed_at"), ("result",)),
+                    "task_events": (("created_at",), ("payload",))}
+FETCH = 5000
+JSON_NOTE = "not JSON: kept as {\"legacy_text\": ...}"
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """Session settings and pg_temp helpers; call first in the transaction (before temp tables)."""
+    # Naive legacy timestamps are UTC; sorts and hashes of a million rows stay in memory.
+    conn.execute("set local timezone = 'UTC'")
+    conn.execute("set local work_mem = '128MB'")
+    conn.execute("set local jit = off")
+    conn.execute("set local temp_buffers = '128MB'")
+    for statement in x.functions(lambda s: sql.Literal(s).as_string(conn)):
+        conn.execute(statement)
+
+
+def _maps(conn: psycopg.Connection, plan: UserPlan, agents: dict[str, uuid.UUID]) -> None:
+    conn.execute("create temp table agent_map (legacy text primary key, id uuid) on commit drop")
+    copy_rows(conn, "agent_map", ("legacy", "id"), agents.items())
+    conn.execute("create temp table user_map (legacy bigint primary key, id uuid) on commit drop")
+    copy_rows(conn, "user_map", ("legacy", "id"),
+              ((lid, plan.user_id(lid)) for lid in (*plan.people, *plan.alias)))
+    conn.execute("create temp table fb_ts (k text, raw text, value timestamptz) on commit drop")
+    conn.execute("create temp table fb_json (k text, raw text, value jsonb, wrapped bool) "
+                 "on commit drop")
+    conn.execute("analyze agent_map; analyze user_map")
+
+
+def _python_value(k: str, raw: str) -> Any:
+    """The value the Python normalisers saw for a staged (kind, text)."""
+    raw = raw.replace(NUL_MARK, "\x00")
+    return {"i": int, "r": float, "b": str.encode}.get(k, str)(raw)
+
+
+def _py_timestamp(k: str, raw: str) -> tuple:
+    try:
+        return k, raw, values.timestamp(_python_value(k, raw))
+    except Unreadable:
+        return k, raw, None
+
+
+def _py_json(k: str, raw: str) -> tuple:
+    parsed, wrapped = values.json_value(_python_value(k, raw))
+    text = parsed if isinstance(parsed, values.RawJson) else json.dumps(parsed, ensure_ascii=False)
+    return k, raw, text, wrapped
+
+
+def _fallback(conn: psycopg.Connection, query: str, compute: Callable[[str, str], tuple],
+              table: str, columns: tuple[str, ...]) -> None:
+    """Ask Python about each distinct undecided (kind, raw) pair; constant memory."""
+    with conn.cursor(name=f"undecided_{table}") as cursor:
+        cursor.execute(query)
+        while batch := cursor.fetchmany(FETCH):
+            copy_rows(conn, table, columns, (compute(k, raw) for k, raw in batch))
+
+
+def _undecided(pre: str, columns: Iterable[str], decided: Callable[[str, str, str], str],
+               into: str) -> str:
+    parts = " union all ".join(f"select {c}_k k, {c}_raw raw, {c}_fast fast from {pre}" for c in columns)
+    return (f"select distinct k, raw from ({parts}) u where not {decided('u.raw', 'u.k', 'u.fast')} "
+            f"and not exists (select 1 from {into} f where f.k = u.k and f.raw = u.raw)")
+
+
+def _fallbacks(conn: psycopg.Connection, pre: str, stamps: tuple[str, ...],
+               documents: tuple[str, ...]) -> None:
+    _fallback(conn, _undecided(pre, stamps, x.timestamp_decided, "fb_ts"), _py_timestamp,
+              "fb_ts", ("k", "raw", "value"))
+    _fallback(conn, _undecided(pre, documents, x.json_decided, "fb_json"), _py_json,
+              "fb_json", ("k", "raw", "value", "wrapped"))
+    conn.execute("analyze fb_ts; analyze fb_json")
+
+
+def _stamp(spec: Staged, column: str) -> tuple[str, str]:
+    """(L1 select items, L2 select items) resolving a timestamp column via fb_ts."""
+    raw, k = f"s.{column}", kind(spec, column)
+    first = f"{raw} as {column}_raw, {k} as {column}_k, {x.timestamp_fast(raw, k)} as {column}_fast"
+    decided = x.timestamp_decided(f"p.{column}_raw", f"p.{column}_k", f"p.{column}_fast")
+    second = (f"case when {decided} then p.{column}_fast else fb_{column}.value end as {column}, "
+              f"{x.given(f'p.{column}_raw', f'p.{column}_k')} as {column}_given")
+    return first, second
+
+
+def _stamp_join(column: str) -> str:
+    return (f"left join fb_ts fb_{column} on fb_{column}.k = p.{column}_k "
+            f"and fb_{column}.raw = p.{column}_raw")
+
+
+def _document(spec: Staged, column: str) -> tuple[str, str, str]:
+    raw, k = f"s.{column}", kind(spec, column)
+    first = (f"{raw} as {column}_raw, {k} as {column}_k, {x.json_fast(raw, k)} as {column}_fast, "
+             f"{x.json_wrapped_fast(raw, k)} as {column}_wfast")
+    decided = x.json_decided(f"p.{column}_raw", f"p.{column}_k", f"p.{column}_fast")
+    second = (f"case when {decided} then p.{column}_fast else fb_{column}.value end as {column}, "
+              f"case when {decided} then p.{column}_wfast else fb_{column}.wrapped end "
+              f"as {column}_wrapped")
+    join = (f"left join fb_json fb_{column} on fb_{column}.k = p.{column}_k "
+            f"and fb_{column}.raw = p.{column}_raw")
+    return first, second, join
+
+
+def _fix_mask(fixes: list[tuple[str, str]]) -> str:
+    return " | ".join(f"(case when {cond} then {1 << i} else 0 end)" for i, (_, cond) in enumerate(fixes))
+
+
+TASK_FIXES = [
+    ("title empty: '(untitled)'", "q.title_c = ''"),
+    ("title over 1000 characters: truncated, full title in description", "char_length(q.title_c) > 1000"),
+    ("agent_id points at a missing agent: cleared", "q.agent_raw is not null and q.agent_uuid is null"),
+    ("created_by not a number: NULL", "q.creator_given and q.creator is null"),
+    ("created_by points at a missing user: cleared", "q.creator_raw is not null and q.creator_uuid is null"),
+    ("created_at unreadable: NULL", "q.created_at_given and q.created_at is null"),
+    ("created_at missing: 1970-01-01 UTC", "q.created_at is null"),
+    ("completed_at unreadable: NULL", "q.completed_at_given and q.completed_at is null"),
+    ("completed_at before created_at: NULL",
+     "q.completed_at < coalesce(q.created_at, 'epoch'::timestamptz)"),
+    ("status unknown or NULL: pending", "q.status_new is null"),
+    ("status in a legacy spelling: mapped", "q.status_raw <> q.status_new"),
+    ("priority not a number: NULL", "q.priority_given and q.priority is null"),
+    ("github_issue not a number: NULL", "q.issue_given and q.issue is null"),
+    (f"result {JSON_NOTE}", "q.result_wrapped"),
+    ("updated_at unreadable: NULL", "q.updated_at_given and q.updated_at is null"),
+]
+EVENT_FIXES = [
+    ("event empty: 'unknown'", "q.name_c = ''"),
+    (f"payload {JSON_NOTE}", "q.payload_wrapped"),
+    ("created_at unreadable: NULL", "q.created_at_given and q.created_at is null"),
+    ("created_at missing: 1970-01-01 UTC", "q.created_at is null"),
+]
+
+
+def _tasks_sql(prefix: str, org: str) -> tuple[str, str]:
+    """(raw values with their fast forms into pre_tasks, pre_tasks into norm_tasks)."""
+    s = TASKS
+    stamps = [_stamp(s, c) for c in ("created_at", "updated_at", "completed_at")]
+    result = _document(s, "result")
+    ints = {"priority": ("priority", 32), "creator": ("created_by", 64), "issue": ("github_issue", 32)}
+    first = [
+        "s.id", f"{x.stripped_text('s.title')} as title_c", f"{x.text('s.description')} as descr",
+        f"s.status as status_raw, {x.mapped('s.status', kind(s, 'status'), TASK_STATUSES)} as status_new",
+        f"s.agent_id as agent_raw, {x.text('s.agent_id')} as agent_key", "s.created_by as creator_raw",
+        *(f"{x.integer(f's.{c}', kind(s, c), bits)} as {name}, "
+          f"{x.given(f's.{c}', kind(s, c))} as {name}_given" for name, (c, bits) in ints.items()),
+        *(f for f, _ in stamps), result[0]]
+    second = ["p.*", "a.id as agent_uuid", "u.id as creator_uuid", *(g for _, g in stamps), result[1]]
+    joins = [*(_stamp_join(c) for c in ("created_at", "updated_at", "completed_at")), result[2],
+             "left join agent_map a on a.legacy = p.agent_key",
+             "left join user_map u on u.legacy = p.creator"]
+    pre = f"create temp table pre_tasks on commit drop as select {', '.join(first)} from {s.name} s"
+    return pre, f"""
+create temp table norm_tasks on commit drop as
+select pg_temp.row_id({prefix}, q.id) as id, {org}::uuid as organization_id,
+  case when q.title_c = '' then '(untitled)' else left(q.title_c, 1000) end as title,
+  case when char_length(q.title_c) > 1000 then q.title_c || coalesce(E'\\n\\n' || q.descr, '')
+       else q.descr end as description,
+  coalesce(q.status_new, 'pending') as status, coalesce(q.priority, 0)::integer as priority,
+  q.agent_uuid as agent_id, q.creator_uuid as created_by, q.issue::integer as github_issue,
+  q.result as result, q.id as legacy_id, coalesce(q.created_at, 'epoch') as created_at,
+  coalesce(q.updated_at, q.created_at, 'epoch') as updated_at,
+  case when q.completed_at < coalesce(q.created_at, 'epoch') then null else q.completed_at end
+    as completed_at,
+  {_fix_mask(TASK_FIXES)} as fixes
+from (select {', '.join(second)} from pre_tasks p {' '.join(joins)} offset 0) q"""
+
+
+def _task_of(alias: str = "s") -> str:
+    return (f"case when {kind(EVENTS, 'task_id', alias)} = 'i' then {alias}.task_id::bigint end")
+
+
+def _events_sql(prefix: str, org: str) -> tuple[str, str]:
+    s = EVENTS
+    stamp, payload = _stamp(s, "created_at"), _document(s, "payload")
+    first = ["s.id", "t.id as task_legacy",
+             "left(pg_temp.strip(coalesce(pg_temp.clean(s.event), '')), 100) as name_c",
+             stamp[0], payload[0]]
+    pre = (f"create temp table pre_task_events on commit drop as select {', '.join(first)} "
+           f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()}")
+    return pre, f"""
+create temp table norm_task_events on commit drop as
+select {org}::uuid as organization_id, pg_temp.row_id({prefix}, q.task_legacy) as task_id,
+  case when q.name_c = '' then 'unknown' else q.name_c end as event, q.payload as payload,
+  q.id as legacy_id, coalesce(q.created_at, 'epoch') as created_at,
+  {_fix_mask(EVENT_FIXES)} as fixes
+from (select p.*, {stamp[1]}, {payload[1]}
+      from pre_task_events p
+      {_stamp_join('created_at')} {payload[2]} offset 0) q"""
+
+
+ORPHANS_WHERE = (f"where not exists (select 1 from {TASKS.name} t where t.id = {_task_of()})")
+
+
+def _account(conn: psycopg.Connection, report: Report, table: str, norm: str,
+             fixes: list[tuple[str, str]], read: int) -> None:
+    """The report's counts and fixes for `table`, as the row-by-row normalisers kept them."""
+    if not read:
+        return
+    aggregates = ", ".join(
+        f"count(*) filter (where fixes & {1 << i} <> 0), "
+        f"(array_agg(legacy_id order by legacy_id) filter (where fixes & {1 << i} <> 0))"
+        f"[1:{EXAMPLES_KEPT}]" for i in range(len(fixes)))
+    found = conn.execute(f"select count(*), {aggregates} from {norm}").fetchone()
+    counts = report.table(table)
+    counts["read"] += read
+    counts["imported"] += found[0]
+    counts["quarantined"] += read - found[0]
+    for i, (what, _) in enumerate(fixes):
+        count, examples = found[1 + 2 * i], found[2 + 2 * i]
+        if count:
+            report.fixes[table][what] = {"count": count, "examples": list(examples)}
+
+
+def _orphans(conn: psycopg.Connection, report: Report) -> None:
+    """Events of no task, listed in the report (their rows go to legacy_quarantine in write)."""
+    reason = "its task does not exist"
+    with conn.cursor(name="orphan_events") as cursor:
+        cursor.execute(f"select s.id from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
+        while batch := cursor.fetchmany(FETCH):
+            report.rows.extend(("task_events", legacy_id, "quarantined", reason, None)
+                               for (legacy_id,) in batch)
+
+
+def build(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
+          agents: dict[str, uuid.UUID], report: Report, progress: Progress) -> None:
+    """Stage, normalise and account for tasks and task_events (norm_tasks, norm_task_events)."""
+    literal = lambda v: sql.Literal(str(v)).as_string(conn)  # noqa: E731 - two uses, one line
+    read_tasks = stage(conn, source, TASKS, progress)
+    read_events = stage(conn, source, EVENTS, progress)
+    _maps(conn, plan, agents)
+    prefix, org = literal(ids.prefix("tasks")), literal(ids.org_id)
+    for (pre, norm), table, fixes, read in ((_tasks_sql(prefix, org), "tasks", TASK_FIXES, read_tasks),
+                                            (_events_sql(prefix, org), "task_events", EVENT_FIXES,
+                                             read_events)):
+        conn.execute(pre)
+        _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
+        conn.execute(norm)
+        _account(conn, report, table, f"norm_{table}", fixes, read)
+    _orphans(conn, report)
+
+
+def write(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
+    """Insert the normalised rows into the target, in legacy id order, and quarantine orphans."""
+    for target, columns in (("tasks", TASK_COLUMNS), ("task_events", EVENT_COLUMNS)):
+        names = ", ".join(columns)
+        conn.execute(f"insert into {target} ({names}) select {names} from norm_{target} "
+                     "order by legacy_id")
+    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
+    conn.execute("insert into legacy_quarantine (organization_id, source_table, legacy_id, reason, "
+                 f"row_data) select %s, 'task_events', s.id::text, 'its task does not exist', "
+                 f"jsonb_build_object('id', s.id, {row}) from {EVENTS.name} s {ORPHANS_WHERE}",
+                 (org_id,))
+
+
+def norm_query(target: str, columns: tuple[str, ...]) -> str:
+    """The normalised source side of `target`, in `columns` order (for verification)."""
+    return f"select {', '.join(columns)} from norm_{target}"

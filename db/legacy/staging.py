@@ -1,0 +1,80 @@
+"""Raw legacy rows into TEMP staging tables with COPY, for the set-based path (db.legacy.setwise).
+
+SQLite formats each chunk of rows as CSV text itself (group_concat), so Python touches one
+string per CHUNK rows instead of every value. Every column is staged as text as SQLite renders
+it, with one letter per column of its storage class (i, r, t, b, n) in `kinds`: the Python
+normalisers treated an integer 20210304 (epoch seconds) and the text '20210304' (an ISO date)
+differently, and so must the SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from db.legacy.copy import Progress
+from db.legacy.source import LegacySource
+
+# NUL cannot travel in PostgreSQL text; it is staged as U+FFFF (a non-character no real text
+# holds) and the SQL treats that character exactly as the Python normalisers treated NUL.
+NUL_MARK = "\uffff"
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A legacy table with an INTEGER PRIMARY KEY `id`, staged as stage_<table>."""
+
+    table: str
+    columns: tuple[str, ...]  # after id, in legacy order; kinds has one letter for each
+
+    @property
+    def name(self) -> str:
+        return f"stage_{self.table}"
+
+    def ddl(self) -> str:
+        columns = ", ".join(f"{c} text" for c in self.columns)
+        return f"create temp table {self.name} (id bigint, {columns}, kinds text) on commit drop"
+
+    def chunk_query(self, first: bool) -> str:
+        # Quoted CSV fields keep tabs, newlines and backslashes; an unquoted empty field is NULL.
+        fields = " || ',' || ".join(f"""coalesce('"' || replace({c}, '"', '""') || '"', '')"""
+                                    for c in self.columns)
+        kinds = " || ".join(f"substr(typeof({c}), 1, 1)" for c in self.columns)
+        where = "" if first else "where id > ?"
+        return (f"select group_concat(line, char(10)), count(*), max(id) from ("
+                f"select id, id || ',' || {fields} || ',' || {kinds} as line "
+                f"from {self.table} {where} order by id limit {CHUNK})")
+
+
+TASKS = Staged("tasks", ("title", "description", "status", "priority", "agent_id", "created_by",
+                         "github_issue", "result", "created_at", "updated_at", "completed_at"))
+EVENTS = Staged("task_events", ("task_id", "event", "payload", "created_at"))
+
+
+def kind(spec: Staged, column: str, alias: str = "s") -> str:
+    """SQL for the storage-class letter of `column` in a staged row."""
+    return f"substr({alias}.kinds, {spec.columns.index(column) + 1}, 1)"
+
+
+def stage(conn: psycopg.Connection, source: LegacySource, spec: Staged, progress: Progress) -> int:
+    """COPY every row of `spec.table` into its staging table; returns the rows staged."""
+    conn.execute(spec.ddl())
+    progress.start(spec.table, source.count(spec.table))
+    staged, last = 0, None
+    with conn.cursor() as cursor, cursor.copy(f"copy {spec.name} from stdin (format csv)") as copy:
+        while True:
+            if last is None:
+                text, rows, last = source.conn.execute(spec.chunk_query(True)).fetchone()
+            else:
+                text, rows, last = source.conn.execute(spec.chunk_query(False), (last,)).fetchone()
+            if not rows:
+                break
+            if "\x00" in text:
+                text = text.replace("\x00", NUL_MARK)
+            copy.write(text)
+            copy.write("\n")
+            staged += rows
+            progress.advance(spec.table, rows)
+    return staged
