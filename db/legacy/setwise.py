@@ -26,7 +26,7 @@ from db.legacy.ids import RowIds
 from db.legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
 from db.legacy.report import EXAMPLES_KEPT, Report
 from db.legacy.source import LegacySource
-from db.legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage
+from db.legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
 from db.legacy.users import UserPlan
 from db.legacy.values import TASK_STATUSES, Unreadable
 
@@ -55,10 +55,14 @@ def _maps(conn: psycopg.Connection, plan: UserPlan, agents: dict[str, uuid.UUID]
     conn.execute("create temp table user_map (legacy bigint primary key, id uuid) on commit drop")
     copy_rows(conn, "user_map", ("legacy", "id"),
               ((lid, plan.user_id(lid)) for lid in (*plan.people, *plan.alias)))
+    conn.execute("analyze agent_map; analyze user_map")
+    _fallback_tables(conn)
+
+
+def _fallback_tables(conn: psycopg.Connection) -> None:
     conn.execute("create temp table fb_ts (k text, raw text, value timestamptz) on commit drop")
     conn.execute("create temp table fb_json (k text, raw text, value jsonb, wrapped bool) "
                  "on commit drop")
-    conn.execute("analyze agent_map; analyze user_map")
 
 
 def _python_value(k: str, raw: str) -> Any:
@@ -253,22 +257,42 @@ def _orphans(conn: psycopg.Connection, report: Report) -> None:
                                for (legacy_id,) in batch)
 
 
+def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, report: Report) -> None:
+    prefix = sql.Literal(ids.prefix("tasks")).as_string(conn)
+    org = sql.Literal(str(ids.org_id)).as_string(conn)
+    pre, norm = (_tasks_sql if table == "tasks" else _events_sql)(prefix, org)
+    conn.execute(pre)
+    _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
+    conn.execute(norm)
+    _account(conn, report, table, f"norm_{table}", TASK_FIXES if table == "tasks" else EVENT_FIXES,
+             read)
+
+
+def build_tasks(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
+                agents: dict[str, uuid.UUID], report: Report, progress: Progress) -> None:
+    """Stage, normalise (norm_tasks) and account for tasks."""
+    read = stage(conn, source, TASKS, progress)
+    _maps(conn, plan, agents)
+    _normalise(conn, ids, "tasks", read, report)
+
+
+def build_events(conn: psycopg.Connection, source: LegacySource, ids: RowIds, report: Report,
+                 progress: Progress, *, alone: bool = False) -> None:
+    """Stage, normalise (norm_task_events) and account for task_events; `alone` on a connection
+    without build_tasks (verification runs both at once), which needs only the task ids."""
+    if alone:
+        stage_ids(conn, source, TASKS)
+        _fallback_tables(conn)
+    read = stage(conn, source, EVENTS, progress)
+    _normalise(conn, ids, "task_events", read, report)
+    _orphans(conn, report)
+
+
 def build(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
           agents: dict[str, uuid.UUID], report: Report, progress: Progress) -> None:
-    """Stage, normalise and account for tasks and task_events (norm_tasks, norm_task_events)."""
-    literal = lambda v: sql.Literal(str(v)).as_string(conn)  # noqa: E731 - two uses, one line
-    read_tasks = stage(conn, source, TASKS, progress)
-    read_events = stage(conn, source, EVENTS, progress)
-    _maps(conn, plan, agents)
-    prefix, org = literal(ids.prefix("tasks")), literal(ids.org_id)
-    for (pre, norm), table, fixes, read in ((_tasks_sql(prefix, org), "tasks", TASK_FIXES, read_tasks),
-                                            (_events_sql(prefix, org), "task_events", EVENT_FIXES,
-                                             read_events)):
-        conn.execute(pre)
-        _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
-        conn.execute(norm)
-        _account(conn, report, table, f"norm_{table}", fixes, read)
-    _orphans(conn, report)
+    """Both tables on one connection (norm_tasks, norm_task_events)."""
+    build_tasks(conn, source, ids, plan, agents, report, progress)
+    build_events(conn, source, ids, report, progress)
 
 
 def write(conn: psycopg.Connection, org_id: uuid.UUID) -> None:

@@ -75,6 +75,10 @@ class LegacySource:
     def close(self) -> None:
         self.conn.close()
 
+    def reopen(self) -> LegacySource:
+        """The same file on a new read-only connection (for another thread)."""
+        return LegacySource(self.path, self.sha256, _connect(self.path))
+
 
 def fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
@@ -103,6 +107,12 @@ def open_source(path: Path) -> LegacySource:
     if differences:
         conn.close()
         raise LegacySchemaMismatch(path, differences)
+    conn.close()
+    return LegacySource(path, fingerprint(path), _connect(path))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     # Text is read as bytes-tolerant str: invalid UTF-8 becomes U+FFFD instead of an exception.
     conn.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
-    return LegacySource(path, fingerprint(path), conn)
+    return conn
