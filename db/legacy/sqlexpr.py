@@ -63,6 +63,9 @@ def integer(raw: str, kind: str, bits: int) -> str:
     digits = (f"translate(pg_temp.strip(ltrim(pg_temp.strip({raw}), '#')), "
               f"'{UNICODE_DIGITS}', '{ASCII_DIGITS}')")
     return (f"case when {kind} = 'b' then null when {raw} ~ '^-?[0-9]{{1,{short}}}$' then {raw}::bigint "
+            f"when {raw} ~ '^#[0-9]{{1,{short}}}$' then substr({raw}, 2)::bigint "
+            # ASCII without a digit: int() cannot read it.
+            f"when {raw} !~ '[0-9]' and {raw} ~ '^[\\x01-\\x7f]*$' then null "
             f"when {digits} ~ '^[+-]?[0-9]+(_[0-9]+)*$' "
             f"and length({digits}) < 40 and replace({digits}, '_', '')::numeric "
             f"between {low} and {high} then replace({digits}, '_', '')::bigint end")
