@@ -100,13 +100,13 @@ def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, p
     progress.advance("users", len(plan.people) + len(plan.alias))
 
 
-def _stream_tables(conn: psycopg.Connection, source: LegacySource, ctx: Context,
+def _stream_tables(conn: psycopg.Connection, url: str, source: LegacySource, ctx: Context,
                    progress: Progress) -> None:
     for step in STEPS:
         if step.source in setwise.SETWISE:
             if step.source == "tasks":
-                setwise.build(conn, source, ctx.ids, ctx.users, ctx.agents, ctx.report, progress)
-                setwise.write(conn, ctx.org_id)
+                setwise.import_both(conn, url, source, ctx.ids, ctx.users, ctx.agents, ctx.report,
+                                    progress)
             continue
         progress.start(step.source, source.count(step.source))
         copy_rows(conn, step.target, step.columns,
@@ -136,7 +136,7 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
             previous = _previous_import(conn, source.sha256, org_slug)
             if previous is not None:
                 return ImportResult(previous, True, time.monotonic() - started)
-            document = _import(conn, source, org_name.strip(), org_slug, sessions,
+            document = _import(conn, url, source, org_name.strip(), org_slug, sessions,
                                now or datetime.now(UTC), progress, report)
         return ImportResult(document, False, time.monotonic() - started)
     finally:
@@ -144,7 +144,7 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
         source.close()
 
 
-def _import(conn: psycopg.Connection, source: LegacySource, org_name: str, slug: str,
+def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: str, slug: str,
             sessions: str, now: datetime, progress: Progress, report: Report) -> dict[str, Any]:
     org_id = id_scheme.organization_id(slug, source.sha256)
     resolved: dict[str, Any] = {}
@@ -162,7 +162,7 @@ def _import(conn: psycopg.Connection, source: LegacySource, org_name: str, slug:
     plan = plan_users(source.rows(USERS_QUERY), slug, ids, db_resolver(conn, resolved), report)
     _write_people(conn, plan, org_id, progress)
     ctx = Context(org_id, ids, plan, report, sessions, now)
-    _stream_tables(conn, source, ctx, progress)
+    _stream_tables(conn, url, source, ctx, progress)
     copy_rows(conn, "legacy_quarantine", ("organization_id", "source_table", "legacy_id", "reason",
                                           "row_data"),
               ((org_id, *entry) for entry in report.quarantined_rows()))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import psycopg
@@ -29,6 +31,7 @@ from db.legacy.source import LegacySource
 from db.legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
 from db.legacy.users import UserPlan
 from db.legacy.values import TASK_STATUSES, Unreadable
+from db.local import connect
 
 SETWISE = frozenset({"tasks", "task_events"})
 # Per table: (timestamp columns, JSON columns) Python may have to decide.
@@ -288,26 +291,58 @@ def build_events(conn: psycopg.Connection, source: LegacySource, ids: RowIds, re
     _orphans(conn, report)
 
 
-def build(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
-          agents: dict[str, uuid.UUID], report: Report, progress: Progress) -> None:
-    """Both tables on one connection (norm_tasks, norm_task_events)."""
-    build_tasks(conn, source, ids, plan, agents, report, progress)
-    build_events(conn, source, ids, report, progress)
-
-
-def write(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
-    """Insert the normalised rows into the target, in legacy id order, and quarantine orphans."""
-    for target, columns in (("tasks", TASK_COLUMNS), ("task_events", EVENT_COLUMNS)):
-        names = ", ".join(columns)
-        conn.execute(f"insert into {target} ({names}) select {names} from norm_{target} "
-                     "order by legacy_id")
-    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
-    conn.execute("insert into legacy_quarantine (organization_id, source_table, legacy_id, reason, "
-                 f"row_data) select %s, 'task_events', s.id::text, 'its task does not exist', "
-                 f"jsonb_build_object('id', s.id, {row}) from {EVENTS.name} s {ORPHANS_WHERE}",
-                 (org_id,))
-
-
 def norm_query(target: str, columns: tuple[str, ...]) -> str:
     """The normalised source side of `target`, in `columns` order (for verification)."""
     return f"select {', '.join(columns)} from norm_{target}"
+
+
+def _transfer(source: psycopg.Connection, target: psycopg.Connection, query: str, table: str,
+              columns: tuple[str, ...]) -> None:
+    """Rows of `query` on one connection into `table` on another: COPY out, COPY in, as bytes."""
+    with source.cursor() as out_cursor, out_cursor.copy(f"copy ({query}) to stdout") as out, \
+            target.cursor() as in_cursor, in_cursor.copy(f"copy {table} ({', '.join(columns)}) "
+                                                         "from stdin") as into:
+        for data in out:
+            into.write(data)
+
+
+def _merge(report: Report, part: Report, table: str) -> None:
+    if table in part.tables:
+        report.tables[table] = part.tables[table]
+    if table in part.fixes:
+        report.fixes[table] = part.fixes[table]
+    report.rows.extend(part.rows)
+
+
+QUARANTINE_COLUMNS = ("organization_id", "source_table", "legacy_id", "reason", "row_data")
+
+
+def _quarantine_query(org: str) -> str:
+    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
+    return (f"select {org}::uuid, 'task_events', s.id::text, 'its task does not exist', "
+            f"jsonb_build_object('id', s.id, {row}) from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
+
+
+def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: RowIds,
+                plan: UserPlan, agents: dict[str, uuid.UUID], report: Report,
+                progress: Progress) -> None:
+    """tasks staged, normalised and inserted on `conn` (the import's transaction) while a helper
+    connection stages and normalises task_events on a second core; its rows and quarantined
+    orphans are then copied over into `conn`. The helper writes nothing that outlives it."""
+    part = Report()
+    with connect(url) as helper, helper.transaction(), closing(source.reopen()) as own, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        def events() -> None:
+            prepare(helper)
+            build_events(helper, own, ids, part, progress, alone=True)
+        pending = pool.submit(events)
+        build_tasks(conn, source, ids, plan, agents, report, progress)
+        names = ", ".join(TASK_COLUMNS)
+        conn.execute(f"insert into tasks ({names}) select {names} from norm_tasks order by legacy_id")
+        pending.result()
+        _merge(report, part, "task_events")
+        _transfer(helper, conn, f"{norm_query('task_events', EVENT_COLUMNS)} order by legacy_id",
+                  "task_events", EVENT_COLUMNS)
+        _transfer(helper, conn, _quarantine_query(sql.Literal(str(ids.org_id)).as_string(conn)),
+                  "legacy_quarantine", QUARANTINE_COLUMNS)
+    part.close()
