@@ -91,3 +91,24 @@ def test_inserting_into_another_organization_is_refused(database, two_orgs):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege,
                                    match="row-level security"):
                     conn.execute(statement, (psycopg.types.json.Jsonb(row),))
+
+
+def test_a_member_reads_only_own_role_assignments_without_context(database, two_orgs):
+    a, b, _ = two_orgs
+    with psycopg.connect(database.admin_url, autocommit=True) as admin:
+        # B's user also joins A as Viewer; A's user must not see that assignment.
+        admin.execute("insert into memberships (organization_id, user_id) values (%s, %s)",
+                      (a["org"], b["user"]))
+        admin.execute("insert into member_roles (organization_id, user_id, role_id) select %s, %s, id"
+                      " from roles where organization_id = %s and name = 'Viewer'",
+                      (a["org"], b["user"], a["org"]))
+    with psycopg.connect(database.app_url) as conn:
+        _as_tenant(conn, user=b["user"])
+        held = conn.execute("select mr.organization_id, r.name from member_roles mr"
+                            " join roles r on r.id = mr.role_id order by r.name").fetchall()
+        assert sorted(held) == sorted([(a["org"], "Viewer"), (b["org"], "Admin")])
+        assert conn.execute("select count(*) from roles").fetchone()[0] == 2
+    with psycopg.connect(database.app_url) as conn:
+        _as_tenant(conn, user=a["user"])
+        assert conn.execute("select count(*) from member_roles where user_id = %s",
+                            (b["user"],)).fetchone()[0] == 0
