@@ -83,9 +83,15 @@ def stage(conn: psycopg.Connection, source: LegacySource, spec: Staged, progress
 def stage_ids(conn: psycopg.Connection, source: LegacySource, spec: Staged) -> int:
     """Only the ids of `spec.table`, into a staging table of the same name."""
     conn.execute(f"create temp table {spec.name} (id bigint) on commit drop")
-    query = f"select group_concat(id, char(10)), count(*) from {spec.table}"
-    text, rows = source.conn.execute(query).fetchone()
+    query = (f"select group_concat(id, char(10)), count(*), max(id) from (select id from {spec.table} "
+             f"where id > ? order by id limit {CHUNK * 10})")
+    staged, last = 0, -(2 ** 63)
     with conn.cursor() as cursor, cursor.copy(f"copy {spec.name} from stdin") as copy:
-        if rows:
+        if source.conn.execute(f"select 1 from {spec.table} where id = ?", (last,)).fetchone():
+            copy.write(f"{last}\n")
+        while True:
+            text, rows, last = source.conn.execute(query, (last,)).fetchone()
+            if not rows:
+                return staged
             copy.write(text + "\n")
-    return rows
+            staged += rows
