@@ -19,7 +19,10 @@ from db.legacy.source import LegacySource
 # NUL cannot travel in PostgreSQL text; it is staged as U+FFFF (a non-character no real text
 # holds) and the SQL treats that character exactly as the Python normalisers treated NUL.
 NUL_MARK = "\uffff"
-CHUNK = 5000
+# Small chunks keep the strings small (two threads stage at once; big strings fragment
+# the heap); the bars move every PROGRESS_EVERY rows.
+CHUNK = 1000
+PROGRESS_EVERY = 5000
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def stage(conn: psycopg.Connection, source: LegacySource, spec: Staged, progress
     """COPY every row of `spec.table` into its staging table; returns the rows staged."""
     conn.execute(spec.ddl())
     progress.start(spec.table, source.count(spec.table))
-    staged, last = 0, None
+    staged, pending, last = 0, 0, None
     with conn.cursor() as cursor, cursor.copy(f"copy {spec.name} from stdin (format csv)") as copy:
         while True:
             if last is None:
@@ -75,8 +78,11 @@ def stage(conn: psycopg.Connection, source: LegacySource, spec: Staged, progress
                 text = text.replace("\x00", NUL_MARK)
             copy.write(text)
             copy.write("\n")
-            staged += rows
-            progress.advance(spec.table, rows)
+            staged, pending = staged + rows, pending + rows
+            if pending >= PROGRESS_EVERY:
+                progress.advance(spec.table, pending)
+                pending = 0
+    progress.advance(spec.table, pending)
     return staged
 
 
