@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.settings import load_settings
+from db.legacy.ahead import Ahead
 from db.legacy.importer import import_legacy
 from db.legacy.verify import verify_or_raise
 
@@ -34,12 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="with import: verify afterwards")
     args = parser.parse_args(argv)
     if args.command == "import":
+        ahead = Ahead(args.url, args.file) if args.verify else None
         result = import_legacy(args.url, args.file, args.org_name, args.org_slug,
                                migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
-                               progress=PrintedProgress() if args.trace else None)
+                               progress=PrintedProgress() if args.trace else None, ahead=ahead)
         print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
         if args.verify:
-            verify_or_raise(args.url, args.file, args.org_slug)
+            verify_or_raise(args.url, args.file, args.org_slug, ahead)
             print("verified")
     else:
         verify_or_raise(args.url, args.file, args.org_slug)

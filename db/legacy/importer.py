@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 from db import migrate
 from db.legacy import ids as id_scheme
 from db.legacy import setwise
+from db.legacy.ahead import Ahead
 from db.legacy.copy import NoProgress, Progress, copy_rows, normalised
 from db.legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
 from db.legacy.normalize import Context
@@ -101,12 +103,12 @@ def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, p
 
 
 def _stream_tables(conn: psycopg.Connection, url: str, source: LegacySource, ctx: Context,
-                   progress: Progress) -> None:
+                   progress: Progress, on_insert: Callable[[], None] | None) -> None:
     for step in STEPS:
         if step.source in setwise.SETWISE:
             if step.source == "tasks":
                 setwise.import_both(conn, url, source, ctx.ids, ctx.users, ctx.agents, ctx.report,
-                                    progress)
+                                    progress, on_insert)
             continue
         progress.start(step.source, source.count(step.source))
         copy_rows(conn, step.target, step.columns,
@@ -122,7 +124,7 @@ def sequence_state(conn: psycopg.Connection) -> tuple[int, bool]:
 
 def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrations_dir: Path,
                   sessions: str = "keep", progress: Progress | None = None,
-                  now: datetime | None = None) -> ImportResult:
+                  now: datetime | None = None, ahead: Ahead | None = None) -> ImportResult:
     """Import the legacy file at `path` into a new organization; see the module docstring."""
     check_options(org_name, org_slug, sessions)
     progress = progress or NoProgress()
@@ -137,7 +139,7 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
             if previous is not None:
                 return ImportResult(previous, True, time.monotonic() - started)
             document = _import(conn, url, source, org_name.strip(), org_slug, sessions,
-                               now or datetime.now(UTC), progress, report)
+                               now or datetime.now(UTC), progress, report, ahead)
         return ImportResult(document, False, time.monotonic() - started)
     finally:
         report.close()
@@ -145,7 +147,8 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
 
 
 def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: str, slug: str,
-            sessions: str, now: datetime, progress: Progress, report: Report) -> dict[str, Any]:
+            sessions: str, now: datetime, progress: Progress, report: Report,
+            ahead: Ahead | None) -> dict[str, Any]:
     org_id = id_scheme.organization_id(slug, source.sha256)
     resolved: dict[str, Any] = {}
     # The tenant setting lets the owner write through forced RLS (RDS's master user is no
@@ -162,7 +165,9 @@ def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: 
     plan = plan_users(source.rows(USERS_QUERY), slug, ids, db_resolver(conn, resolved), report)
     _write_people(conn, plan, org_id, progress)
     ctx = Context(org_id, ids, plan, report, sessions, now)
-    _stream_tables(conn, url, source, ctx, progress)
+    # Verification's source side (if asked for) starts with the insert, PostgreSQL's one-core phase.
+    on_insert = (lambda: ahead.start(org_id, slug, resolved)) if ahead else None
+    _stream_tables(conn, url, source, ctx, progress, on_insert)
     copy_rows(conn, "legacy_quarantine", ("organization_id", "source_table", "legacy_id", "reason",
                                           "row_data"),
               ((org_id, *entry) for entry in report.quarantined_rows()))

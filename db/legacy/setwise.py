@@ -325,7 +325,7 @@ def _quarantine_query(org: str) -> str:
 
 def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: RowIds,
                 plan: UserPlan, agents: dict[str, uuid.UUID], report: Report,
-                progress: Progress) -> None:
+                progress: Progress, on_insert: Callable[[], None] | None = None) -> None:
     """tasks staged, normalised and inserted on `conn` (the import's transaction) while a helper
     connection stages and normalises task_events on a second core; its rows and quarantined
     orphans are then copied over into `conn`. The helper writes nothing that outlives it."""
@@ -337,6 +337,8 @@ def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: R
             build_events(helper, own, ids, part, progress, alone=True)
         pending = pool.submit(events)
         build_tasks(conn, source, ids, plan, agents, report, progress)
+        if on_insert:
+            on_insert()
         names = ", ".join(TASK_COLUMNS)
         conn.execute(f"insert into tasks ({names}) select {names} from norm_tasks order by legacy_id")
         pending.result()

@@ -9,6 +9,7 @@ from invoke import Collection, Context, task
 from rich.console import Console
 
 from db import local
+from db.legacy.ahead import Ahead
 from db.legacy.errors import LegacyImportError
 from db.legacy.importer import import_legacy
 from db.legacy.progress import TableBars
@@ -41,16 +42,18 @@ def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str
     """Import `from_sqlite` into a new organization, verify it, print and write the report."""
     config = settings()
     url = run(lambda: local.admin_url(config))
+    # Verification's source side is computed while the import inserts (db.legacy.ahead).
+    ahead = Ahead(url, Path(from_sqlite)) if verify else None
     with TableBars(console) as bars:
         result = run(lambda: import_legacy(url, Path(from_sqlite), org_name or "", org_slug or "",
                                            migrations_dir=config.migrations_dir, sessions=sessions,
-                                           progress=bars))
+                                           progress=bars, ahead=ahead))
     if result.already_imported:
         console.print(f"[yellow]this file is already imported as {org_slug}; nothing changed[/]")
     else:
         console.print(f"imported in {result.seconds:.1f}s")
     if verify:
-        run(lambda: verify_or_raise(url, Path(from_sqlite), org_slug))
+        run(lambda: verify_or_raise(url, Path(from_sqlite), org_slug, ahead))
         console.print("[green]verified[/]: source and target checksums match for every table")
     _print_summary(result.document)
     path = write_document(result.document, Path(report) if report else _default_report(org_slug))

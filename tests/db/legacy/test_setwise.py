@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from db.legacy.ahead import Ahead
 from db.legacy.ids import RowIds
 from db.legacy.normalize import Context
 from db.legacy.plan import STEPS
@@ -18,7 +19,7 @@ from db.legacy.report import Report
 from db.legacy.setwise import SETWISE
 from db.legacy.source import open_source
 from db.legacy.users import USERS_QUERY, plan_users, stored_resolver
-from db.legacy.verify import _checksum, _source_side, load_record
+from db.legacy.verify import _checksum, _source_side, load_record, verify
 from tests.db.legacy.conftest import run_import
 
 ISO = "2021-03-04T05:06:07Z"
@@ -112,3 +113,16 @@ def test_sql_path_matches_the_python_normalisers(database, edgy_file, sessions):
     assert [tuple(h) for h in held] == sorted(expected["held"], key=lambda h: int(h[0]))
     # The edge rows reached the fallback: some fixes only they produce.
     assert document["fixes"]["tasks"]["title empty: '(untitled)'"]["count"] > 0
+
+
+def test_verification_source_side_computed_during_the_import(database, dirty_file):
+    ahead = Ahead(database.admin_url, dirty_file.path)
+    document = run_import(database.admin_url, dirty_file.path, ahead=ahead).document
+    sums = ahead._future.result()
+    assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
+    assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
+    with psycopg.connect(database.admin_url) as conn:
+        conn.execute("update tasks set title = title || '!' where legacy_id = 1")
+    # The early sums are compared with the target as it is now; a difference is named in full.
+    result = verify(database.admin_url, dirty_file.path, "acme", ahead)
+    assert [(c.table, c.differing) for c in result.checks if not c.ok] == [("tasks", ["1"])]
