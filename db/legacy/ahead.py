@@ -86,6 +86,7 @@ class Ahead:
                 ctx = normalize.Context(org_id, ids, plan, scratch, "keep", datetime.now(UTC))
                 for row in source.rows(STEPS[0].query):  # agents: their ids, for tasks.agent_id
                     normalize.agent(ctx, row)
+            plan.people = dict.fromkeys(plan.people)  # only who exists matters from here on
 
             def tasks(conn: psycopg.Connection, own: LegacySource) -> tuple[int, int]:
                 setwise.build_tasks(conn, own, ids, plan, ctx.agents, found.report, NoProgress())

@@ -189,6 +189,7 @@ def verify(url: str, path: Path, slug: str, ahead: Ahead | None = None) -> Verif
                               stored_resolver(resolved.get("existing", {}),
                                               resolved.get("telegram_taken", [])), report)
             result.checks += _people_checks(conn, plan, org_id)
+            plan.people = dict.fromkeys(plan.people)  # checked; only who exists matters now
             ctx = Context(org_id, ids, plan, report, document["sessions"],
                           datetime.fromisoformat(document["reference_time"]))
             if sums is not None and (sums.sha256, sums.org_id) != (source.sha256, org_id):
