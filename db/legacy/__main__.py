@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                                migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
                                progress=PrintedProgress() if args.trace else None, ahead=ahead)
         print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
+        del result  # the report (every merged or quarantined row) is recorded; free it before verify
         if args.verify:
             verify_or_raise(args.url, args.file, args.org_slug, ahead)
             print("verified")
