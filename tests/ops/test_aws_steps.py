@@ -150,3 +150,26 @@ def test_an_aws_stack_without_credentials_is_refused_with_how_to_get_them(
 
     with pytest.raises(AwsCredentialsMissing, match="AWS_PROFILE"):
         target("dev", {}, print)
+
+
+def test_the_s3_lease_refuses_a_second_holder_and_takes_over_an_expired_one(session) -> None:  # noqa: ANN001
+    from ops.pipeline.aws.lease import s3_lease
+    from ops.pipeline.errors import StackLocked
+
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="journal", CreateBucketConfiguration={"LocationConstraint": REGION})
+    with s3_lease(s3, "journal", "dev", "deploy") as held:
+        assert held.stale is None
+        with pytest.raises(StackLocked, match="`deploy`"), s3_lease(s3, "journal", "dev", "rollback"):
+            pass
+        with s3_lease(s3, "journal", "prod", "backup"):  # another stack is free
+            pass
+    with s3_lease(s3, "journal", "dev", "rollback"):  # released at the end of the block
+        pass
+    # A holder that died: its lease expired, the next command takes over and learns about it.
+    s3.put_object(Bucket="journal", Key="locks/dev.json", Body=json.dumps({
+        "command": "deploy", "pid": 1, "host": "gone", "since": "2026-01-01T00:00:00+00:00",
+        "expires": "2026-01-01T02:00:00+00:00"}).encode())
+    with s3_lease(s3, "journal", "dev", "rollback") as held:
+        assert held.stale is not None and held.stale["command"] == "deploy"
+    assert s3.list_objects_v2(Bucket="journal").get("KeyCount", 0) == 0

@@ -7,14 +7,16 @@ is touched. Stack outputs (function name, buckets, distribution) come from Pulum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.settings import REPOSITORY_ROOT, load_settings
 from ops.pipeline.aws import steps as aws
+from ops.pipeline.aws.lease import s3_lease
 from ops.pipeline.errors import NothingToRollBack, PrerequisiteMissing, ReleaseNotFound
 from ops.pipeline.journal import Journal
-from ops.pipeline.lock import stack_lock
+from ops.pipeline.lock import Held, stack_lock
 from ops.pipeline.steps import Context, Progress, Step, execute
 
 Outputs = Callable[[], dict]
@@ -60,14 +62,21 @@ class AwsTarget:
     def url(self) -> str:
         return str(self.outputs["api_url"]).rstrip("/")
 
+    @contextmanager
+    def _lock(self, command: str) -> Iterator[Held]:
+        """This machine's lock, then the stack's lease in S3 (other machines)."""
+        with stack_lock(self.settings.home / "locks", self.stack, command), \
+                s3_lease(self.client("s3"), self.outputs["journal_bucket"], self.stack, command) as held:
+            yield held
+
     # -- commands --------------------------------------------------------------------------
     def deploy(self) -> Context:
-        with stack_lock(self.settings.home / "locks", self.stack, "deploy"):
+        with self._lock("deploy"):
             context = {"stack": self.stack, "previous_version": self._live()}
             return execute(self.journal, "deploy", self.deploy_steps(), context, self.progress)
 
     def rollback(self, to: str | None = None) -> Context:
-        with stack_lock(self.settings.home / "locks", self.stack, "rollback"):
+        with self._lock("rollback"):
             goal = self._goal(to)
             context = {"stack": self.stack, "lambda_version": goal["lambda_version"],
                        "release": goal.get("release"), "schema_level": goal.get("schema_level"),
@@ -76,7 +85,7 @@ class AwsTarget:
             return execute(self.journal, "rollback", steps, context, self.progress)
 
     def backup(self, reason: str = "on demand") -> dict:
-        with stack_lock(self.settings.home / "locks", self.stack, "backup"):
+        with self._lock("backup"):
             context = {"stack": self.stack, "reason": reason, "release": self._live()}
             return execute(self.journal, "backup", [Step("backup", self._snapshot)], context,
                            self.progress)
