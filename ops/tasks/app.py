@@ -5,11 +5,11 @@ from __future__ import annotations
 from invoke import Collection, Context, task
 
 from db import local
-from ops.tasks.common import console, run, settings
+from ops.tasks.common import console, run, say, settings
 
 
 def _migrate_local() -> None:
-    applied = local.migrate_to_code_level(settings(), lambda line: console.print(f"[cyan]›[/] {line}"))
+    applied = local.migrate_to_code_level(settings(), say)
     console.print(f"schema ready ({len(applied)} migration(s) applied)")
 
 

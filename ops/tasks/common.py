@@ -25,6 +25,11 @@ def register_actionable(*errors: type[BaseException]) -> None:
     ACTIONABLE = tuple(dict.fromkeys((*ACTIONABLE, *errors)))
 
 
+def say(line: str) -> None:
+    """One step line of a long command, on stderr."""
+    console.print(f"[cyan]›[/] {line}")
+
+
 def settings() -> Settings:
     """The settings of this command, or a clear exit naming the bad variable."""
     try:

@@ -15,13 +15,13 @@ from db import migrate as migrations
 from db.embedded import bin_path
 from db.errors import DatabaseError
 from db.urls import redact
-from ops.tasks.common import console, register_actionable, run, settings
+from ops.tasks.common import console, register_actionable, run, say, settings
 
 register_actionable(DatabaseError)
 
 
 def _apply_local() -> list[str]:
-    return local.migrate_to_code_level(settings(), lambda line: console.print(f"[cyan]›[/] {line}"))
+    return local.migrate_to_code_level(settings(), say)
 
 
 @task
@@ -73,7 +73,7 @@ def rollback(c: Context, to: str | None = None, steps: int = 0) -> None:
     config = settings()
     undone = run(lambda: migrations.rollback(
         local.admin_url(config), config.migrations_dir, to=to, steps=steps or None,
-        progress=lambda line: console.print(f"[cyan]›[/] {line}")))
+        progress=say))
     console.print(f"rolled back {len(undone)} migration(s)")
 
 

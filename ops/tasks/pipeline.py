@@ -12,7 +12,7 @@ from invoke.exceptions import Exit
 from ops.pipeline import report
 from ops.pipeline.errors import PipelineError
 from ops.pipeline.stacks import target
-from ops.tasks.common import console, register_actionable, run, settings
+from ops.tasks.common import console, register_actionable, run, say, settings
 
 register_actionable(PipelineError)
 
@@ -20,13 +20,9 @@ STACK = "the stack: local (default, this machine) or an AWS stack with a Pulumi.
 JSON = "print one JSON object for machines instead of tables"
 
 
-def _say(line: str) -> None:
-    console.print(f"[cyan]›[/] {line}")
-
-
 def _target(stack: str):  # noqa: ANN202
     settings()  # a bad variable is reported before any stack is touched
-    return run(lambda: target(stack, os.environ, _say))
+    return run(lambda: target(stack, os.environ, say))
 
 
 @task(help={"stack": STACK})
@@ -101,7 +97,7 @@ def benchmark(c: Context, stack: str = "local", users: int = 0, workers: int = 0
 
     stack_target = _target(stack)
     summary = run(lambda: run_benchmark(stack_target, users=users, workers=workers,
-                                        duration=duration, progress=_say))
+                                        duration=duration, progress=say))
     console.print_json(data=summary)
 
 
