@@ -7,11 +7,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from db.legacy import values
 from db.legacy.ids import RowIds
 from db.legacy.report import Report
 from db.legacy.values import EPOCH, ROLE_RANK, ROLES, Unreadable
+
+T = TypeVar("T")
 
 USERS_QUERY = ("select id, email, name, password_hash, telegram_id, role, is_active, created_at "
                "from users order by id")
@@ -98,26 +101,27 @@ def _role(value: object, legacy_id: int, report: Report) -> str:
     return role
 
 
-def _active(value: object, legacy_id: int, report: Report) -> bool:
+def _or_default(parse: Callable[[object], T | None], value: object, default: T, note: str,
+                legacy_id: int, report: Report) -> T:
+    """`parse(value)`, or `default` with a note in the report when it is NULL or unreadable."""
     try:
-        active = values.boolean(value)
+        parsed = parse(value)
     except Unreadable:
-        active = None
-    if active is None:
-        report.fix("users", "is_active NULL or unreadable: true (the legacy default)", legacy_id)
-        return True
-    return active
+        parsed = None
+    if parsed is None:
+        report.fix("users", note, legacy_id)
+        return default
+    return parsed
+
+
+def _active(value: object, legacy_id: int, report: Report) -> bool:
+    return _or_default(values.boolean, value, True,
+                       "is_active NULL or unreadable: true (the legacy default)", legacy_id, report)
 
 
 def _created(value: object, legacy_id: int, report: Report) -> datetime:
-    try:
-        created = values.timestamp(value)
-    except Unreadable:
-        created = None
-    if created is None:
-        report.fix("users", "created_at NULL or unreadable: 1970-01-01 UTC", legacy_id)
-        return EPOCH
-    return created
+    return _or_default(values.timestamp, value, EPOCH,
+                       "created_at NULL or unreadable: 1970-01-01 UTC", legacy_id, report)
 
 
 def _fold(survivor: Person, other: Person) -> None:
