@@ -65,3 +65,11 @@ class VerificationFailed(LegacyImportError):
 class BackupFailed(LegacyImportError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"The backup before undo failed ({reason}); nothing was removed.")
+
+
+class DanglingReference(LegacyImportError):
+    def __init__(self, reference: str, missing: int) -> None:
+        super().__init__(f"{missing} imported value(s) of {reference} point at no row; this is a bug "
+                         "of the importer (its normalisation links only rows it wrote). The import "
+                         "was rolled back and nothing was written.")
+        self.reference = reference

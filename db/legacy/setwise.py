@@ -24,6 +24,7 @@ from psycopg import sql
 from db.legacy import sqlexpr as x
 from db.legacy import values
 from db.legacy.copy import Progress, copy_rows
+from db.legacy.errors import DanglingReference
 from db.legacy.ids import RowIds
 from db.legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
 from db.legacy.report import EXAMPLES_KEPT, Report
@@ -335,7 +336,8 @@ def _skip_row_checks(conn: psycopg.Connection) -> bool:
 
 
 # Each finds the references of the imported rows that have no parent; all must be 0. Existing
-# users referenced by created_by are locked FOR KEY SHARE, as the per-row checks would have done.
+# users referenced by created_by are locked FOR KEY SHARE, as the per-row checks would have done
+# (agents and tasks are the import's own rows, invisible to others until it commits).
 REFERENCE_CHECKS = {
     "tasks.agent_id": "select count(*) from (select distinct agent_id from norm_tasks) d "
                       "where d.agent_id is not null and not exists (select 1 from agents a "
@@ -354,8 +356,7 @@ def _check_references(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
     for reference, query in REFERENCE_CHECKS.items():
         (missing,) = conn.execute(query, {"org": org_id}).fetchone()
         if missing:
-            raise RuntimeError(f"import: {missing} value(s) of {reference} have no parent row; "
-                               "nothing was written (the transaction is rolled back)")
+            raise DanglingReference(reference, missing)
 
 
 # The API reads a task's events by id, so ids must follow legacy order within a task; rows sorted

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from db.legacy import setwise
+from db.legacy.errors import DanglingReference
 from db.legacy.verify import verify
 from tests.db.legacy.conftest import run_import
 
@@ -50,7 +51,7 @@ def test_a_reference_without_parent_is_refused(database, broken):
             task = uuid.uuid4()
         conn.execute("insert into task_events (organization_id, task_id, event) values (%s, %s, 'e')",
                      (ORG, task))
-        with pytest.raises(RuntimeError, match=f"1 value\\(s\\) of {broken} have no parent row"):
+        with pytest.raises(DanglingReference, match=f"1 imported value\\(s\\) of {broken} point at no row"):
             setwise._check_references(conn, ORG)
 
 
