@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -55,7 +54,7 @@ def _measure(name: str, argv: list[str], rows: int, env: dict[str, str] | None =
     started = time.monotonic()
     process = subprocess.Popen(argv, cwd=REPOSITORY_ROOT, env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last_seen, last_moved, asked = -1, started, started
+    last_seen, last_moved, asked, stalled = -1, started, started, False
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG if progress else 0)
         if pid:
@@ -68,12 +67,13 @@ def _measure(name: str, argv: list[str], rows: int, env: dict[str, str] | None =
             last_seen, last_moved = seen, asked
         elif asked - last_moved > stall:
             process.kill()
-            name = f"{name} (stalled after {last_moved - started:.0f}s, killed)"
+            stalled = True
     seconds = time.monotonic() - started
     code = os.waitstatus_to_exitcode(status)
-    if code == -signal.SIGKILL and "stalled" in name:
-        seconds = last_moved - started
-    elif code != 0:
+    if stalled:
+        return Figure(f"{name} (stalled after {last_moved - started:.0f}s, killed)", last_moved - started,
+                      usage.ru_maxrss / 1024, rows)
+    if code != 0:
         raise SystemExit(f"{name} failed with exit code {code}")
     return Figure(name, seconds, usage.ru_maxrss / 1024, rows)
 
@@ -203,7 +203,8 @@ def main() -> None:
     for f in figures:
         print(f"{f.name:<48}{f.seconds:>10.1f}{f.rows_per_second:>12,.0f}{f.peak_mb:>10.0f}")
     ours = figures[0]
-    named = {f.name.split(" (")[0].split(":")[0]: f for f in figures[1:]}
+    named = {prefix: f for f in figures[1:] for prefix in ("pgloader", "raw COPY ceiling", "floor")
+             if f.name.startswith(prefix)}
     for other, target in (("pgloader", 2.0), ("raw COPY ceiling", 0.5)):
         if other in named:
             print(f"miyabi / {named[other].name}: {ours.rows_per_second / named[other].rows_per_second:.2f} "

@@ -361,8 +361,8 @@ def _check_references(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
 
 # The API reads a task's events by id, so ids must follow legacy order within a task; rows sorted
 # by (task, legacy id) keep that and fill the (organization, task) index in order, not at random.
-READY_EVENTS = ("create temp table ready_events on commit drop as "
-                "select {columns} from norm_task_events order by task_id, legacy_id")
+READY_EVENTS = (f"create temp table ready_events on commit drop as select {', '.join(EVENT_COLUMNS)} "
+                "from norm_task_events order by task_id, legacy_id")
 
 
 def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: RowIds,
@@ -372,13 +372,12 @@ def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: R
     connection stages and normalises task_events on a second core; its rows and quarantined
     orphans are then copied over into `conn`. The helper writes nothing that outlives it."""
     part = Report()
-    columns = ", ".join(EVENT_COLUMNS)
     with connect(url) as helper, helper.transaction(), closing(source.reopen()) as own, \
             ThreadPoolExecutor(max_workers=1) as pool:
         def events() -> None:
             prepare(helper)
             build_events(helper, own, ids, part, progress, alone=True)
-            helper.execute(READY_EVENTS.format(columns=columns))
+            helper.execute(READY_EVENTS)
         pending = pool.submit(events)
         build_tasks(conn, source, ids, plan, agents, report, progress)
         if on_insert:

@@ -4,9 +4,9 @@ checksums per table, and check the recorded report still explains every row."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -136,46 +136,49 @@ def _step_check(conn: psycopg.Connection, source: LegacySource, ctx: Context, st
     return check
 
 
+@contextmanager
+def _org_connection(url: str, org_id: uuid.UUID) -> Iterator[psycopg.Connection]:
+    """A connection of its own, in a transaction, with the organization's tenant setting."""
+    with connect(url) as conn, conn.transaction():
+        conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
+        yield conn
+
+
 def _events_check(url: str, source: LegacySource, ctx: Context, step: Step) -> TableCheck:
     """task_events on a connection of its own: PostgreSQL normalises it on a second core while
     the main connection does tasks."""
-    with closing(source.reopen()) as own, connect(url) as conn, conn.transaction():
-        conn.execute("select set_config('app.org_id', %s, true)", (str(ctx.org_id),))
+    with closing(source.reopen()) as own, _org_connection(url, ctx.org_id) as conn:
         setwise.prepare(conn)
         setwise.build_events(conn, own, ctx.ids, ctx.report, NoProgress(), alone=True)
         return _step_check(conn, own, ctx, step)
 
 
+def _ahead_check(url: str, step: Step, sums: SourceSums, org_id: uuid.UUID) -> TableCheck:
+    """A table whose source side the import computed: only the target is read back."""
+    with _org_connection(url, org_id) as conn:
+        return TableCheck(step.target, Checksum(*sums.sums[step.target]),
+                          _checksum(conn, step.readback, org_id))
+
+
 def _checks(url: str, conn: psycopg.Connection, source: LegacySource, ctx: Context,
             ahead: SourceSums | None) -> list[TableCheck]:
-    checks, events = [], None
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    """One check per step; tasks and task_events run on two connections at once."""
+    checks: list[TableCheck | Future[TableCheck]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        events = None
         for step in STEPS:
             if step.source in setwise.SETWISE and ahead is not None:
-                # Both big tables are read back at once, on two cores.
-                target = (pool.submit(_target_checksum, url, step.readback, ctx.org_id)
-                          if step.source == "tasks" else _checksum(conn, step.readback, ctx.org_id))
-                checks.append(TableCheck(step.target, Checksum(*ahead.sums[step.target]), target))
+                checks.append(pool.submit(_ahead_check, url, step, ahead, ctx.org_id))
                 _merge_accounting(ctx.report, ahead.report, step.source)
-                continue
-            if step.source == "task_events":
-                checks.append(None)
-                continue
-            if step.source == "tasks":
-                events = pool.submit(_events_check, url, source, ctx, STEPS_BY_SOURCE["task_events"])
-                setwise.build_tasks(conn, source, ctx.ids, ctx.users, ctx.agents, ctx.report, NoProgress())
-            checks.append(_step_check(conn, source, ctx, step))
-    checks = [events.result() if check is None else check for check in checks]
-    for check in checks:
-        if isinstance(check.target, Future):
-            check.target = check.target.result()
-    return checks
-
-
-def _target_checksum(url: str, readback: str, org_id: uuid.UUID) -> Checksum:
-    with connect(url) as conn, conn.transaction():
-        conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
-        return _checksum(conn, readback, org_id)
+            elif step.source == "task_events":
+                checks.append(events)
+            else:
+                if step.source == "tasks":
+                    events = pool.submit(_events_check, url, source, ctx, STEPS_BY_SOURCE["task_events"])
+                    setwise.build_tasks(conn, source, ctx.ids, ctx.users, ctx.agents, ctx.report,
+                                        NoProgress())
+                checks.append(_step_check(conn, source, ctx, step))
+        return [check.result() if isinstance(check, Future) else check for check in checks]
 
 
 def _merge_accounting(report: Report, part: Report, table: str) -> None:
