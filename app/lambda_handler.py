@@ -9,6 +9,8 @@ One Lambda instance serves one request at a time, so the API gets a pool of at m
 connection, opened on the first request and reused by every later invocation of the instance:
 the application's lifespan is entered once, on an event loop that lives as long as the instance
 (Mangum's own lifespan handling would open and close the pool on every invocation).
+A long poll keeps the instance busy while it waits; the limit on a user's open readers
+(`MIYABI_EVENTS_MAX_PER_USER`) is counted in the database, so it holds across instances.
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ def database_url(secret: Mapping[str, Any]) -> str:
 
 
 def lambda_settings(env: Mapping[str, str]) -> Settings:
-    """The settings of a Lambda instance: the app role from its secret, a pool of one."""
+    """The settings of a Lambda instance: the app role from its secret, a pool of one, no SSE.
+
+    Mangum buffers a whole response before returning it, so an event stream could never reach
+    the client: `/api/events/stream` answers 404 there, pointing at the long poll.
+    """
     values = {**env, "MIYABI_POOL_MIN_SIZE": "0", "MIYABI_POOL_MAX_SIZE": "1",
+              "MIYABI_EVENTS_STREAM": "false",
               "MIYABI_LOG_JSON": env.get("MIYABI_LOG_JSON", "true")}
     if env.get(APP_SECRET):
         values["MIYABI_APP_DATABASE_URL"] = database_url(read_secret(env[APP_SECRET], env.get("AWS_REGION")))

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     invitation_days: int = Field(7, ge=1, le=90, validation_alias="MIYABI_INVITATION_DAYS")
     pool_timeout_seconds: float = Field(10, gt=0, validation_alias="MIYABI_POOL_TIMEOUT_SECONDS")
     aws_region: str | None = Field(None, validation_alias="AWS_REGION")
+    # Open event streams plus waiting long polls per user, counted across every process.
+    events_max_per_user: int = Field(5, ge=1, le=100, validation_alias="MIYABI_EVENTS_MAX_PER_USER")
+    # False where the runtime buffers whole responses (Lambda): /api/events/stream answers 404.
+    events_stream: bool = Field(True, validation_alias="MIYABI_EVENTS_STREAM")
 
     # The platform's service objectives and the load test's shape (`invoke benchmark`).
     bench_users: int = Field(100, ge=1, validation_alias="MIYABI_BENCH_USERS")

@@ -121,3 +121,21 @@ def test_migrate_on_aws_uses_the_master_secret_at_the_app_secrets_address(monkey
         levels = applied["applied"]
         back = lambda_handler.migrate({"miyabi": "migrate", "to": levels[-2]}, CONTEXT)
     assert back == {"rolled_back": [levels[-1]], "level": levels[-2]}
+
+
+def test_event_stream_answers_404_on_lambda_pointing_at_the_long_poll(lambda_env):
+    """Mangum buffers a whole response: a stream would never reach the client, so none is served."""
+    email = "stream@example.com"
+    assert call("POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "S"})[0] == 201
+    _, _, tokens = call("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+    started = time.perf_counter()
+    for headers in ({}, {"authorization": f"Bearer {tokens['access_token']}"}):
+        status, _, body = call("GET", "/api/events/stream", headers=headers)
+        assert status == 404 and set(body) == {"error", "request_id"}
+        assert body["error"]["code"] == "stream_unavailable"
+        assert "GET /api/events?after=" in body["error"]["message"] and "wait=" in body["error"]["message"]
+    assert time.perf_counter() - started < 5  # answered at once, not held open
+    _, _, openapi = call("GET", "/openapi.json")
+    stream = openapi["paths"]["/api/events/stream"]["get"]
+    assert "Lambda" in stream["description"] and "/api/events?after=" in stream["description"]
+    assert "404" in stream["responses"] and "429" in stream["responses"]

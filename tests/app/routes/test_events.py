@@ -43,6 +43,7 @@ def test_long_poll_is_woken_by_a_change(client, people, admin_db):
 
     def change_later() -> None:
         time.sleep(0.5)  # a write outside the API: the trigger's NOTIFY still wakes the poll
+        admin_db.execute("select set_config('app.org_id', %s, false)", (people.org_id,))
         admin_db.execute("insert into tasks (organization_id, title) values (%s, 'from outside')",
                          (people.org_id,))
 
@@ -186,6 +187,7 @@ def test_an_event_committed_late_is_not_skipped(client, people, database):
     """
     h = people.viewer.headers(people.org_id)
     with psycopg.connect(database.admin_url) as slow:  # one open transaction, like an API write
+        slow.execute("select set_config('app.org_id', %s, false)", (people.org_id,))
         slow.execute(FEED_LOCK, (people.org_id,))
         slow.execute("insert into tasks (organization_id, title) values (%s, 'slow')", (people.org_id,))
         fast = threading.Thread(target=make_task, args=(client, people.member, people.org_id, "fast"))
