@@ -23,10 +23,14 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from app.errors import bad_request, forbidden, not_found, unauthorized, unprocessable
-from app.security import ACCESS, InvalidToken, digest, looks_like_jwt, token_subject
+from app.security import InvalidToken, access_grant, digest, looks_like_jwt
 from app.settings import Settings
 
 SET_TENANT = "select set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)"
+
+# Read in the same statement as SET_TENANT (no extra round trip): an access token is honoured
+# only in the session generation it was issued in (see `session_is_current`).
+CURRENT_SESSION = ", (select session_generation from users where id = %s) as session"
 
 # Caller's permissions in the organization, if they are an active member of a live one.
 MEMBER_PERMISSIONS = """
@@ -61,6 +65,7 @@ class Caller:
     api_key_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     permissions: frozenset[str] = frozenset()
+    session: int | None = None  # an access token's session generation; None for an API key
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -91,15 +96,21 @@ Connection = Annotated[AsyncConnection, Depends(connection, scope="function")]
 async def authenticated(request: Request, conn: Connection,
                         credentials: Annotated[HTTPAuthorizationCredentials | None,
                                                Depends(bearer)]) -> Caller:
-    """The caller named by `Authorization: Bearer`, a JWT or an API key; else 401."""
+    """The caller named by `Authorization: Bearer`, a JWT or an API key; else 401.
+
+    A JWT's session generation is checked against the person's by `tenant_caller` and
+    `user_caller`, in the query each runs first anyway; every route reaches the caller
+    through one of them.
+    """
     if credentials is None or not credentials.credentials:
         raise unauthorized("Send `Authorization: Bearer <token or API key>`.")
     token = credentials.credentials
     if looks_like_jwt(token):
         try:
-            return Caller(user_id=token_subject(request.app.state.jwt_secret, token, ACCESS))
+            grant = access_grant(request.app.state.jwt_secret, token)
         except InvalidToken as error:
             raise unauthorized("The access token is invalid or expired.", "invalid_token") from error
+        return Caller(user_id=grant.user_id, session=grant.session)
     # API keys: `mk_...`, or a legacy key without prefix; only their hash is stored.
     row = await (await conn.execute(API_KEY, (digest(token),))).fetchone()
     if row is None:
@@ -109,6 +120,17 @@ async def authenticated(request: Request, conn: Connection,
 
 
 Authenticated = Annotated[Caller, Depends(authenticated)]
+
+
+def session_is_current(caller: Caller, row: dict[str, Any]) -> None:
+    """401 `session_ended` when `caller`'s access token predates a logout-all or password reset.
+
+    `row["session"]` is the person's generation (CURRENT_SESSION); a vanished person is left
+    to the caller's own check.
+    """
+    if caller.session is not None and row["session"] is not None and row["session"] != caller.session:
+        raise unauthorized("This session has ended (logged out everywhere, or the password was "
+                           "reset); log in again.", "session_ended")
 
 
 def _parse_uuid(value: str, *, header: bool) -> uuid.UUID:
@@ -147,7 +169,9 @@ async def tenant_caller(
     organization = _requested_organization(request, x_organization_id, caller)
     if caller.organization_id is not None and caller.organization_id != organization:
         raise not_found("organization")
-    await conn.execute(SET_TENANT, (str(organization), str(caller.user_id)))
+    session = await (await conn.execute(SET_TENANT + CURRENT_SESSION, (
+        str(organization), str(caller.user_id), caller.user_id))).fetchone()
+    session_is_current(caller, session)
     row = await (await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))).fetchone()
     if row is None:
         raise not_found("organization")
@@ -172,8 +196,9 @@ TenantConn = Annotated[AsyncConnection, Depends(tenant_connection)]
 async def user_caller(request: Request, caller: Authenticated, conn: Connection) -> Caller:
     """The caller outside any organization (`app.user_id` only); 401 if the account is gone."""
     row = await (await conn.execute(
-        SET_TENANT + ", exists(select 1 from users where id = %s and is_active) as active",
-        ("", str(caller.user_id), caller.user_id))).fetchone()
+        SET_TENANT + ", exists(select 1 from users where id = %s and is_active) as active"
+        + CURRENT_SESSION, ("", str(caller.user_id), caller.user_id, caller.user_id))).fetchone()
+    session_is_current(caller, row)
     if not row["active"]:
         raise unauthorized("The account no longer exists or is disabled.", "inactive_user")
     request.state.caller = caller

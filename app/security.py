@@ -4,7 +4,9 @@
   bcrypt hashes imported from the legacy system still verify; `needs_upgrade` says when to
   replace one with argon2id (at the next successful login).
 - JWTs: HS256 pinned on decode, our issuer, one audience per purpose (an access token can never
-  serve as a reset token), expiry in minutes.
+  serve as a reset token), expiry in minutes. An access token also carries the person's session
+  generation (`gen`): logging out everywhere or resetting the password raises it, which ends
+  every access token issued before, even one issued in the same second.
 - Opaque secrets (refresh tokens, API keys, invitation tokens): random, stored only as SHA-256.
 """
 
@@ -14,6 +16,7 @@ import contextlib
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,7 @@ ACCESS = "miyabi:access"
 VERIFY_EMAIL = "miyabi:verify-email"
 RESET_PASSWORD = "miyabi:reset-password"  # noqa: S105 (an audience)
 API_KEY_PREFIX = "mk_"
+SESSION_CLAIM = "gen"
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the e-mail is unknown, so both failures take the same time.
@@ -116,6 +120,31 @@ def token_subject(secret: str, token: str, audience: str) -> uuid.UUID:
     """The user id a valid token of `audience` names."""
     try:
         return uuid.UUID(decode_token(secret, token, audience)["sub"])
+    except ValueError as error:
+        raise InvalidToken("the subject is not a user id") from error
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """What a valid access token says: who, and in which session generation."""
+
+    user_id: uuid.UUID
+    session: int
+
+
+def issue_access_token(secret: str, user_id: uuid.UUID, session: int, minutes: int) -> str:
+    """An access JWT for `user_id`, valid while their session generation stays `session`."""
+    return issue_token(secret, user_id, ACCESS, minutes, **{SESSION_CLAIM: session})
+
+
+def access_grant(secret: str, token: str) -> AccessGrant:
+    """The grant of a valid access token; one from before generations existed counts as 0."""
+    claims = decode_token(secret, token, ACCESS)
+    session = claims.get(SESSION_CLAIM, 0)
+    if type(session) is not int:
+        raise InvalidToken("the session generation is not an integer")
+    try:
+        return AccessGrant(uuid.UUID(claims["sub"]), session)
     except ValueError as error:
         raise InvalidToken("the subject is not a user id") from error
 

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
                                                validation_alias="MIYABI_LOGIN_MAX_FAILURES_PER_CLIENT")
     email_token_hours: int = Field(24, ge=1, le=168, validation_alias="MIYABI_EMAIL_TOKEN_HOURS")
     invitation_days: int = Field(7, ge=1, le=90, validation_alias="MIYABI_INVITATION_DAYS")
+    email_max_per_address: int = Field(5, ge=1, validation_alias="MIYABI_EMAIL_MAX_PER_ADDRESS")
+    email_max_per_caller: int = Field(20, ge=1, validation_alias="MIYABI_EMAIL_MAX_PER_CALLER")
+    email_window_seconds: int = Field(3600, ge=1, validation_alias="MIYABI_EMAIL_WINDOW_SECONDS")
     pool_timeout_seconds: float = Field(10, gt=0, validation_alias="MIYABI_POOL_TIMEOUT_SECONDS")
     aws_region: str | None = Field(None, validation_alias="AWS_REGION")
     # Open event streams plus waiting long polls per user, counted across every process.

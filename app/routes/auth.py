@@ -1,4 +1,5 @@
-"""Auth: registration, e-mail verification, login, refresh, logout, password reset, me."""
+"""Auth: registration, e-mail verification, login, refresh, logout (one or all sessions),
+password reset, me."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from psycopg import AsyncConnection, errors
 from pydantic import BaseModel, EmailStr
 
 from app import email as mail
-from app import login_limit, sessions
+from app import email_limit, login_limit, sessions
 from app.deps import AppSettings, Connection, Pool, UserCaller, UserConn
-from app.errors import ApiError, conflict, not_found, too_many, unauthorized
+from app.errors import ApiError, conflict, forbidden, not_found, too_many, unauthorized
 from app.schemas import USER_COLUMNS, Body, Name, Password, User
 from app.security import (
-    ACCESS,
     RESET_PASSWORD,
     VERIFY_EMAIL,
     InvalidToken,
     digest,
     hash_password,
+    issue_access_token,
     issue_token,
     needs_upgrade,
     token_subject,
@@ -39,6 +40,7 @@ where token_hash = %s and purpose = %s and user_id = %s and used_at is null and 
 returning user_id
 """
 PURPOSES = {VERIFY_EMAIL: "verify_email", RESET_PASSWORD: "reset_password"}
+TOO_MANY_EMAILS = {429: {"description": "Too many e-mails for this address or caller; see Retry-After"}}
 
 
 class RegisterIn(Body):
@@ -107,9 +109,11 @@ async def _spend_email_token(conn: AsyncConnection, request: Request, token: str
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=User,
-             summary="Create an account; sends a verification e-mail")
+             summary="Create an account; sends a verification e-mail", responses=TOO_MANY_EMAILS)
 async def register(body: RegisterIn, conn: Connection, request: Request, settings: AppSettings,
                    background: BackgroundTasks) -> dict:
+    await email_limit.reserve(conn, settings, email_limit.Purpose.VERIFY_EMAIL, body.email,
+                              email_limit.client_key(request))
     password_hash = await hash_password(body.password)
     try:
         user = await (await conn.execute(
@@ -132,12 +136,13 @@ async def verify_email(body: TokenIn, conn: Connection, request: Request) -> dic
         f"returning {USER_COLUMNS}", (user_id,))).fetchone()
 
 
-async def _token_pair(conn: AsyncConnection, request: Request, user_id: uuid.UUID,
+async def _token_pair(conn: AsyncConnection, request: Request, user_id: uuid.UUID, session: int,
                       refresh_token: str | None = None) -> dict:
     settings: Settings = request.app.state.settings
     if refresh_token is None:
-        refresh_token = await sessions.start_family(conn, user_id, settings.refresh_token_days)
-    access = issue_token(request.app.state.jwt_secret, user_id, ACCESS, settings.access_token_minutes)
+        refresh_token = await sessions.start_family(conn, user_id, session, settings.refresh_token_days)
+    access = issue_access_token(request.app.state.jwt_secret, user_id, session,
+                                settings.access_token_minutes)
     return {"access_token": access, "refresh_token": refresh_token, "token_type": "bearer",
             "expires_in": settings.access_token_minutes * 60}
 
@@ -149,19 +154,19 @@ async def login(body: LoginIn, pool: Pool, request: Request, settings: AppSettin
     client = request.client.host if request.client else "unknown"
     # Failures must be committed although the answer is an error: no request-scoped transaction.
     async with pool.connection() as conn:
-        wait = await login_limit.retry_after(conn, settings, body.email, client)
+        async with conn.transaction():  # the attempt counts (for everyone) before the check
+            wait = await login_limit.reserve(conn, settings, body.email, client)
         if wait is None:
             user = await (await conn.execute(
-                "select id, password_hash, is_active from users where lower(email) = lower(%s)",
-                (body.email,))).fetchone()
+                "select id, password_hash, is_active, session_generation from users "
+                "where lower(email) = lower(%s)", (body.email,))).fetchone()
             ok = await verify_password(body.password, user["password_hash"] if user else None)
             if ok and user["is_active"]:
                 if needs_upgrade(user["password_hash"]):
                     await conn.execute("update users set password_hash = %s where id = %s",
                                        (await hash_password(body.password), user["id"]))
                 await login_limit.forget_failures(conn, body.email)
-                return await _token_pair(conn, request, user["id"])
-            await login_limit.record_failure(conn, body.email, client)
+                return await _token_pair(conn, request, user["id"], user["session_generation"])
     if wait is not None:
         raise too_many("Too many failed logins; wait before trying again.", wait)
     raise unauthorized("The e-mail or the password is wrong.", "invalid_credentials")
@@ -173,7 +178,8 @@ async def refresh(body: RefreshIn, pool: Pool, request: Request, settings: AppSe
     async with pool.connection() as conn:
         outcome = await sessions.rotate(conn, body.refresh_token, settings.refresh_token_days)
         if isinstance(outcome, sessions.Rotated):
-            return await _token_pair(conn, request, outcome.user_id, outcome.refresh_token)
+            return await _token_pair(conn, request, outcome.user_id, outcome.session,
+                                     outcome.refresh_token)
     if outcome is sessions.Refresh.REUSED:
         raise unauthorized("This refresh token was already used; the session is revoked. Log in again.",
                            "refresh_token_reused")
@@ -186,10 +192,27 @@ async def logout(body: RefreshIn, conn: Connection) -> Response:
     return Response(status_code=204)
 
 
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+             summary="End every session of the caller: each refresh token and access token",
+             description="Access tokens issued before (this one too) get 401 `session_ended` at once. "
+                         "API keys are not sessions and stay: revoke them with DELETE /api/api-keys/{id}.",
+             responses={403: {"description": "Called with an API key"}})
+async def logout_all(caller: UserCaller, conn: UserConn) -> Response:
+    if caller.api_key_id is not None:
+        raise forbidden("Log out everywhere with a person's access token, not an API key.",
+                        "person_required")
+    await sessions.end_all(conn, caller.user_id)
+    return Response(status_code=204)
+
+
 @router.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED,
-             summary="Send a reset link if the e-mail has an account (202 either way)")
+             summary="Send a reset link if the e-mail has an account (202 either way)",
+             responses=TOO_MANY_EMAILS)
 async def forgot_password(body: EmailIn, conn: Connection, request: Request, settings: AppSettings,
                           background: BackgroundTasks) -> dict[str, str]:
+    # Counted before the account is looked up: known and unknown addresses reach 429 alike.
+    await email_limit.reserve(conn, settings, email_limit.Purpose.RESET_PASSWORD, body.email,
+                              email_limit.client_key(request))
     user = await (await conn.execute(
         "select id, email from users where lower(email) = lower(%s) and is_active",
         (body.email,))).fetchone()
@@ -207,7 +230,7 @@ async def reset_password(body: ResetIn, conn: Connection, request: Request) -> R
     await conn.execute("update users set password_hash = %s, email_verified_at = "
                        "coalesce(email_verified_at, now()) where id = %s",
                        (await hash_password(body.password), user_id))
-    await sessions.revoke_all(conn, user_id)
+    await sessions.end_all(conn, user_id)
     return Response(status_code=204)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 from psycopg import AsyncConnection
 from pydantic import BaseModel, EmailStr, Field
 
-from app import audit
+from app import audit, email_limit
 from app import email as mail
 from app.deps import SET_TENANT, Caller, TenantConn, UserCaller, UserConn, require
 from app.errors import conflict, forbidden, not_found
@@ -79,6 +79,8 @@ async def invite(id: uuid.UUID, body: InvitationIn, conn: TenantConn, request: R
         raise conflict("That person is already a member.", "already_member")
     token = new_secret()
     settings = request.app.state.settings
+    await email_limit.reserve(conn, settings, email_limit.Purpose.INVITATION, body.email,
+                              email_limit.user_key(caller.user_id))
     row = await (await conn.execute(INVITE, (id, body.email, role["id"], digest(token), caller.user_id,
                                              settings.invitation_days))).fetchone()
     await audit.record(conn, caller, "invitation.create", "invitation", row["id"],

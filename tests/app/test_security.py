@@ -27,7 +27,7 @@ def test_a_well_formed_token_passes(client, make_user):
 
 
 @pytest.mark.parametrize("case", ["alg_none", "wrong_key", "wrong_audience", "expired", "wrong_issuer",
-                                  "hs512", "no_exp"])
+                                  "hs512", "no_exp", "generation_not_a_number"])
 def test_forged_or_stale_tokens_are_401(client, make_user, case):
     user = make_user()
     claims = _claims(user.id)
@@ -45,9 +45,21 @@ def test_forged_or_stale_tokens_are_401(client, make_user, case):
         token = jwt.encode({**claims, "iss": "someone-else"}, JWT_SECRET, algorithm="HS256")
     elif case == "hs512":
         token = jwt.encode(claims, JWT_SECRET, algorithm="HS512")
+    elif case == "generation_not_a_number":
+        token = jwt.encode({**claims, "gen": "0"}, JWT_SECRET, algorithm="HS256")
     else:
         token = jwt.encode({k: v for k, v in claims.items() if k != "exp"}, JWT_SECRET, algorithm="HS256")
     assert_error(_me(client, token), 401, "invalid_token")
+
+
+def test_a_token_names_only_its_own_session_generation(client, make_user):
+    """Without `gen` (issued before generations existed) a token counts as generation 0; one
+    naming a generation the person has not reached is no good either."""
+    user = make_user()
+    assert _me(client, jwt.encode({**_claims(user.id), "gen": 0}, JWT_SECRET,
+                                  algorithm="HS256")).status_code == 200
+    assert_error(_me(client, jwt.encode({**_claims(user.id), "gen": 1}, JWT_SECRET, algorithm="HS256")),
+                 401, "session_ended")
 
 
 def test_refresh_token_is_not_an_access_token(client, make_user):

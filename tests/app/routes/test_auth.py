@@ -83,6 +83,19 @@ def test_logout_ends_the_session(client, make_user):
                  "invalid_refresh_token")
 
 
+def test_logout_all_ends_access_tokens_too(client, make_user):
+    """(More in tests/app/test_sessions.py.)"""
+    user = make_user()
+    assert client.post("/api/auth/logout-all", headers=user.headers()).status_code == 204
+    assert_error(client.get("/api/auth/me", headers=user.headers()), 401, "session_ended")
+    assert_error(client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}), 401)
+    assert_error(client.post("/api/auth/logout-all"), 401)
+    fresh = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    assert fresh.status_code == 200
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"})
+    assert me.status_code == 200 and me.json()["id"] == user.id
+
+
 def test_forgot_and_reset_password(client, make_user, settings):
     user = make_user("erin@example.com")
     assert client.post("/api/auth/forgot-password", json={"email": "nobody@example.com"}).status_code == 202
@@ -93,6 +106,7 @@ def test_forgot_and_reset_password(client, make_user, settings):
     r = client.post("/api/auth/reset-password", json={"token": token, "password": "a new password"})
     assert r.status_code == 204
     assert_error(client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}), 401)
+    assert_error(client.get("/api/auth/me", headers=user.headers()), 401, "session_ended")
     assert client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD}).status_code == 401
     assert client.post("/api/auth/login", json={"email": user.email,
                                                 "password": "a new password"}).status_code == 200
