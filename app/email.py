@@ -11,6 +11,7 @@ from typing import Protocol
 
 from anyio import to_thread
 
+from app.private_files import private_dir, write_private
 from app.settings import Settings
 
 
@@ -19,7 +20,7 @@ class EmailSender(Protocol):
 
 
 class OutboxSender:
-    """Writes each message as one `.eml` file in `folder` (what a person or a test reads)."""
+    """Writes each message as one `.eml` file (0600) in `folder` (0700): what a person or a test reads."""
 
     def __init__(self, folder: Path, sender: str) -> None:
         self.folder = folder
@@ -33,10 +34,10 @@ class OutboxSender:
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain="miyabi.local")
         message.set_content(body)
-        self.folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(message.as_bytes())
+        path = private_dir(self.folder) / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        # Addresses and one-time tokens: nobody but the owner may read them.
+        write_private(path, message.as_bytes(), replace=False)
 
 
 class SesSender:

@@ -6,6 +6,7 @@ generated passwords live in the state folder so every command reuses the same se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from app.private_files import private_dir, write_private
 from db.errors import EmbeddedServerFailed
 
 SUPERUSER = "postgres"
@@ -39,16 +41,12 @@ def bin_path(program: str) -> Path:
 
 
 def read_or_create_secret(path: Path, length: int = 32) -> str:
-    """A random secret kept in `path` (mode 0600), created on first use."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    value = secrets.token_urlsafe(length)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(value)
-    return value
+    """A random secret kept in `path` (mode 0600, folder 0700), created on first use."""
+    if not path.exists():
+        private_dir(path.parent)
+        with contextlib.suppress(FileExistsError):  # another process created it first: theirs counts
+            write_private(path, secrets.token_urlsafe(length), replace=False)
+    return path.read_text().strip()
 
 
 def _free_port() -> int:

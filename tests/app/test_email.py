@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import os
+import stat
 
 import boto3
 from moto import mock_aws
@@ -22,6 +24,19 @@ def test_outbox_writes_one_eml_per_message(tmp_path):
     assert len(files) == 2
     message = email.message_from_bytes(files[0].read_bytes())
     assert message["To"] == "a@example.com" and "token: abc" in message.get_payload(decode=True).decode()
+
+
+def test_outbox_messages_are_private(tmp_path):
+    """They hold addresses and one-time tokens: 0600 files in a 0700 folder, whatever the umask."""
+    previous = os.umask(0)
+    try:
+        OutboxSender(tmp_path / "home" / "outbox", "Miyabi <no-reply@miyabi.local>").send(
+            "a@example.com", "Reset", "token: abc\n")
+    finally:
+        os.umask(previous)
+    [message] = (tmp_path / "home" / "outbox").glob("*.eml")
+    assert stat.S_IMODE(os.stat(message).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(message.parent).st_mode) == 0o700
 
 
 def test_ses_sender_sends_through_ses(tmp_path):

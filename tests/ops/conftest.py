@@ -34,7 +34,8 @@ def free_port() -> int:
 def make_source(root: Path, extra_migrations: dict[str, str] | None = None) -> Path:
     """A checkout-like tree: the stand-in app, the real db/ plus `extra_migrations`."""
     (root / "app").mkdir(parents=True)
-    shutil.copy2(REPOSITORY_ROOT / "app" / "settings.py", root / "app" / "settings.py")
+    for module in ("settings.py", "private_files.py"):  # what db/ imports from app/
+        shutil.copy2(REPOSITORY_ROOT / "app" / module, root / "app" / module)
     (root / "app" / "__init__.py").write_text("")
     shutil.copy2(STANDIN, root / "app" / "main.py")
     shutil.copytree(REPOSITORY_ROOT / "db", root / "db", ignore=IGNORE)
@@ -53,9 +54,9 @@ def probe_migration(name: str, body: str) -> dict[str, str]:
             f"{name}.rollback.sql": head + "DROP TABLE IF EXISTS pipeline_probe;\n"}
 
 
-GOOD = probe_migration("0015_pipeline_probe", "CREATE TABLE pipeline_probe (id int PRIMARY KEY);\n")
+GOOD = probe_migration("0099_pipeline_probe", "CREATE TABLE pipeline_probe (id int PRIMARY KEY);\n")
 BROKEN = probe_migration(
-    "0015_pipeline_probe",
+    "0099_pipeline_probe",
     "CREATE TABLE pipeline_probe (id int PRIMARY KEY);\nSELECT 1 / 0;\n")
 
 
@@ -97,8 +98,12 @@ def no_verify(url: str, context: dict) -> dict:
 
 
 def content_checksum(url: str) -> dict[str, str]:
-    """An md5 of every table's rows (yoyo's bookkeeping aside): equal means same content."""
+    """An md5 of every table's rows (yoyo's bookkeeping aside): equal means same content.
+
+    Read as the backup role, which sees every organization's rows (the owner alone sees none).
+    """
     with psycopg.connect(url) as conn:
+        conn.execute("set role miyabi_backup")
         tables = [row[0] for row in conn.execute(
             "select tablename from pg_tables where schemaname = 'public' "
             "and tablename not like '%yoyo%' order by tablename")]

@@ -9,8 +9,10 @@ import subprocess
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from app.private_files import open_private, private_dir, write_private
 from db.embedded import bin_path
 from db.urls import for_psycopg, redact
 from ops.pipeline.errors import BackupCorrupt, BackupNotFound, ToolFailed
@@ -46,9 +48,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run(tool: str, argv: list[str], env: dict[str, str], url: str) -> None:
-    result = subprocess.run([str(bin_path(tool)), *argv], env=env, capture_output=True, text=True,
-                            timeout=600, check=False)
+def _run(tool: str, argv: list[str], env: dict[str, str], url: str, stdout: BinaryIO | None = None) -> None:
+    result = subprocess.run([str(bin_path(tool)), *argv], env=env, stdout=stdout or subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=600, check=False)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
         raise ToolFailed(tool, f"{detail} (database {redact(url)})")
@@ -61,15 +63,20 @@ class Backups:
         self.folder, self.retention = folder, retention
 
     def create(self, url: str, schema_level: str, release: str | None, reason: str) -> Backup:
-        """Dump the database at `url`, write its manifest, prune beyond the retention."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Dump the database at `url`, write its manifest, prune beyond the retention.
+
+        The dump holds every user's data: it is created 0600 in a 0700 folder before pg_dump
+        writes a byte (pg_dump writes to its standard output, that file), as is the manifest.
+        """
+        private_dir(self.folder)
         backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}"[:-3]
         dump = self.folder / f"{backup_id}.dump"
         argv, env = _libpq(url)
-        _run("pg_dump", [*argv, "-Fc", "-f", str(dump)], env, url)
+        with open_private(dump) as output:
+            _run("pg_dump", [*argv, "-Fc"], env, url, stdout=output)
         backup = Backup(backup_id, datetime.now(UTC).isoformat(timespec="seconds"), schema_level,
                         release, _sha256(dump), dump.stat().st_size, reason)
-        (self.folder / f"{backup_id}.json").write_text(json.dumps(asdict(backup), indent=2))
+        write_private(self.folder / f"{backup_id}.json", json.dumps(asdict(backup), indent=2))
         self.prune()
         return backup
 
