@@ -21,6 +21,10 @@ from app.private_files import private_dir, write_private
 from db.errors import EmbeddedServerFailed
 
 SUPERUSER = "postgres"
+# The role that owns the databases and runs everything after bootstrap, shaped like the master
+# user of Amazon RDS: no SUPERUSER, no BYPASSRLS; CREATEROLE and CREATEDB.
+OWNER = "miyabi_owner"
+OWNER_ATTRIBUTES = "LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE CREATEDB NOREPLICATION INHERIT"
 # PostgreSQL refuses to run as root; under root the server runs as this system user.
 SYSTEM_USER = "embedded_postgres"
 
@@ -76,6 +80,10 @@ class EmbeddedPostgres:
         return read_or_create_secret(self.secrets_dir / "postgres-password")
 
     @property
+    def owner_password(self) -> str:
+        return read_or_create_secret(self.secrets_dir / "owner-password")
+
+    @property
     def port(self) -> int:
         if self.port_wanted is not None:
             return self.port_wanted
@@ -86,9 +94,12 @@ class EmbeddedPostgres:
         self._port_file.write_text(str(port))
         return port
 
-    def url(self, database: str = "postgres", user: str = SUPERUSER,
+    def url(self, database: str = "postgres", user: str = OWNER,
             password: str | None = None) -> str:
-        secret = self.password if password is None and user == SUPERUSER else password
+        """A URL on this server; by default the owner's, the role everything but bootstrap uses."""
+        if password is None:
+            password = {SUPERUSER: self.password, OWNER: self.owner_password}.get(user)
+        secret = password
         credentials = quote(user) + (f":{quote(secret)}" if secret else "")
         return f"postgresql://{credentials}@127.0.0.1:{self.port}/{database}"
 
@@ -103,8 +114,43 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        if self.is_running():
+        if not self.is_running():
+            self._start_server()
+        self._bootstrap_owner()
+
+    def superuser_url(self, database: str = "postgres") -> str:
+        """The bootstrap superuser's URL: for creating the owner role, and nothing else."""
+        return self.url(database, user=SUPERUSER)
+
+    def _bootstrap_owner(self) -> None:
+        """Create the owner role (or restore its RDS shape and password) as the superuser.
+
+        Runs only when the owner cannot log in: on a new cluster, or after its password file
+        was replaced. Every other connection of every command is the owner's or the API role's.
+        """
+        import psycopg
+        from psycopg import sql
+
+        if self._owner_can_log_in():
             return
+        with psycopg.connect(self.superuser_url(), autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", (OWNER,)).fetchone()
+            conn.execute(sql.SQL("{} {} " + OWNER_ATTRIBUTES + " password {}").format(
+                sql.SQL("alter role" if exists else "create role"), sql.Identifier(OWNER),
+                sql.Literal(self.owner_password)))
+            # RDS's master user may end other sessions (rds_superuser holds pg_signal_backend).
+            conn.execute(sql.SQL("grant pg_signal_backend to {}").format(sql.Identifier(OWNER)))
+
+    def _owner_can_log_in(self) -> bool:
+        import psycopg
+
+        try:
+            psycopg.connect(self.url(), connect_timeout=10).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def _start_server(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._give_to_system_user(self.log_file.parent)
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "

@@ -5,14 +5,16 @@
 SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '120s';
 
+-- The API's role gets its attributes at creation: the owner (RDS's master user shape) may not
+-- ALTER a role's SUPERUSER or BYPASSRLS. A role found already made elsewhere is left as it is;
+-- the schema check after every apply refuses one that is superuser or bypasses RLS.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'miyabi_app') THEN
-        CREATE ROLE miyabi_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        CREATE ROLE miyabi_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION;
     END IF;
 END
 $$;
-ALTER ROLE miyabi_app NOSUPERUSER NOBYPASSRLS;
 
 GRANT USAGE ON SCHEMA public TO miyabi_app;
 -- The readiness probe compares the applied level with the code's.

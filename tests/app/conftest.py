@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings, load_settings
+from tests.db.seed import as_tenant
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256-and-hs512-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -81,7 +82,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin_db(database) -> Iterator[psycopg.Connection]:
-    """An owner connection (autocommit) to set up or inspect what the API cannot see."""
+    """An owner connection (autocommit) to set up or inspect what the API cannot see.
+
+    The owner has RDS's shape: row-level security filters it too, so a test reads or writes an
+    organization's rows after `as_tenant(admin_db, org_id)`.
+    """
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
         yield conn
 
@@ -136,6 +141,7 @@ def make_org(client: TestClient) -> Callable[..., str]:
 def add_member(admin_db: psycopg.Connection) -> Callable[..., None]:
     """Make `user` a member of `org_id` with the role named `role` (directly in the database)."""
     def add(org_id: str, user: TestUser, role: str = "Member") -> None:
+        as_tenant(admin_db, org_id)
         admin_db.execute("insert into memberships (organization_id, user_id) values (%s, %s) "
                          "on conflict do nothing", (org_id, user.id))
         inserted = admin_db.execute(

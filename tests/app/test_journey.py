@@ -4,6 +4,7 @@ of it as the dashboard, a person and an agent worker would make it."""
 from __future__ import annotations
 
 from tests.app.conftest import PASSWORD, outbox_token
+from tests.db.seed import as_tenant
 
 
 def _register_and_login(client, settings, address: str) -> dict[str, str]:
@@ -35,6 +36,7 @@ def test_people_journey(client, settings, admin_db):
     team = client.post(f"/api/organizations/{org}/teams", json={"name": "Core"}, headers=alice).json()
     assert client.post(f"/api/teams/{team['id']}/members", json={"user_id": bob_id},
                        headers={**alice, "X-Organization-Id": org}).status_code == 201
+    as_tenant(admin_db, org)
     entries = admin_db.execute("select action, actor_user_id is not null, request_id is not null "
                                "from audit_log where organization_id = %s order by id", (org,)).fetchall()
     assert [e[0] for e in entries] == ["organization.create", "invitation.create", "invitation.accept",

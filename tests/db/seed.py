@@ -1,4 +1,8 @@
-"""Rows in every tenant table for two organizations, written as the owner (RLS bypassed)."""
+"""Rows in every tenant table for two organizations, written as the owner.
+
+The owner has RDS's shape (no superuser, no BYPASSRLS) and FORCE ROW LEVEL SECURITY filters it,
+so each organization is written inside its own tenant (`as_tenant`).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,15 @@ import uuid
 import psycopg
 
 
+def as_tenant(conn: psycopg.Connection, org_id: uuid.UUID | str | None) -> None:
+    """Let the connection's session see and write organization `org_id` (None: no organization)."""
+    conn.execute("select set_config('app.org_id', %s, false)", ("" if org_id is None else str(org_id),))
+
+
 def seed_organization(conn: psycopg.Connection, slug: str) -> dict[str, uuid.UUID]:
     """An organization with a member, a team, an invitation, a key, an agent, a task and more."""
     ids = {name: uuid.uuid4() for name in ("org", "user", "team", "agent", "task", "key")}
+    as_tenant(conn, ids["org"])
     conn.execute("insert into users (id, email, name) values (%s, %s, %s)",
                  (ids["user"], f"{slug}@example.org", slug))
     conn.execute("insert into organizations (id, name, slug) values (%s, %s, %s)",

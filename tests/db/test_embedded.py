@@ -68,5 +68,5 @@ def test_a_normal_user_can_start_it_too(scratch):
          f"cd '{REPOSITORY_ROOT}' && PYTHONPATH='{REPOSITORY_ROOT}:{site}' {python} -c \"{script}\""],
         capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "postgres"
+    assert result.stdout.strip() == "miyabi_owner"
     assert (scratch / "postgres").stat().st_uid != 0

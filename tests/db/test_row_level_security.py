@@ -7,7 +7,7 @@ import pytest
 from psycopg import sql
 
 from db.checks import TENANT_TABLES_SQL
-from tests.db.seed import seed_organization
+from tests.db.seed import as_tenant, seed_organization
 
 
 @pytest.fixture
@@ -71,6 +71,7 @@ def _insertable_columns(conn, table: str) -> list[str]:
 def test_inserting_into_another_organization_is_refused(database, two_orgs):
     a, b, tables = two_orgs
     with psycopg.connect(database.admin_url) as admin:
+        as_tenant(admin, b["org"])
         samples = {}
         for table in tables:
             query = sql.SQL("select to_jsonb(t) from {} t where {} = %s limit 1").format(
@@ -97,6 +98,7 @@ def test_a_member_reads_only_own_role_assignments_without_context(database, two_
     a, b, _ = two_orgs
     with psycopg.connect(database.admin_url, autocommit=True) as admin:
         # B's user also joins A as Viewer; A's user must not see that assignment.
+        as_tenant(admin, a["org"])
         admin.execute("insert into memberships (organization_id, user_id) values (%s, %s)",
                       (a["org"], b["user"]))
         admin.execute("insert into member_roles (organization_id, user_id, role_id) select %s, %s, id"

@@ -7,7 +7,7 @@ import threading
 import psycopg
 import pytest
 
-from tests.db.seed import seed_organization
+from tests.db.seed import as_tenant, seed_organization
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def test_events_of_one_organization_commit_in_id_order(database, org):
     first.close()
     writer.join(timeout=10)
     with psycopg.connect(database.admin_url) as conn:
+        as_tenant(conn, org["org"])
         titles = [row[0] for row in conn.execute(
             "select data->>'title' from events where type like 'task.%' order by id")]
     assert titles[-2:] == ["slow writer", "fast writer"]

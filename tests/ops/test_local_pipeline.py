@@ -21,7 +21,7 @@ from ops.pipeline.lock import stack_lock
 from tests.db.seed import seed_organization
 from tests.ops.conftest import content_checksum, deployed, no_verify
 
-PROBE_LEVEL = "0015_pipeline_probe"
+PROBE_LEVEL = "0099_pipeline_probe"
 
 
 def seed(env: dict[str, str], slug: str) -> None:
@@ -106,7 +106,9 @@ def test_restore_brings_back_data_deleted_after_the_backup(stack_env, standin_so
     before = content_checksum(stack_env["DATABASE_URL"])
     made = target.backup()
     with psycopg.connect(stack_env["DATABASE_URL"]) as conn:
-        conn.execute("delete from organizations where slug = 'acme'")
+        org = conn.execute("select id from organizations where slug = 'acme'").fetchone()[0]
+        conn.execute("select set_config('app.org_id', %s, true)", (str(org),))
+        assert conn.execute("delete from organizations where id = %s", (org,)).rowcount == 1
     assert content_checksum(stack_env["DATABASE_URL"]) != before
     result = target.restore(made.id)
     assert content_checksum(stack_env["DATABASE_URL"]) == before

@@ -13,9 +13,14 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from app.private_files import open_private, private_dir, write_private
+from db import roles
 from db.embedded import bin_path
 from db.urls import for_psycopg, redact
 from ops.pipeline.errors import BackupCorrupt, BackupNotFound, ToolFailed
+
+# The owner is no superuser and FORCE ROW LEVEL SECURITY filters it: pg_dump reads as the
+# backup role, whose SELECT-only policies show it every row (row security on, so they apply).
+DUMP_AS_BACKUP_ROLE = [f"--role={roles.BACKUP}", "--enable-row-security"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class Backups:
         dump = self.folder / f"{backup_id}.dump"
         argv, env = _libpq(url)
         with open_private(dump) as output:
-            _run("pg_dump", [*argv, "-Fc"], env, url, stdout=output)
+            _run("pg_dump", [*argv, *DUMP_AS_BACKUP_ROLE, "-Fc"], env, url, stdout=output)
         backup = Backup(backup_id, datetime.now(UTC).isoformat(timespec="seconds"), schema_level,
                         release, _sha256(dump), dump.stat().st_size, reason)
         write_private(self.folder / f"{backup_id}.json", json.dumps(asdict(backup), indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.app.conftest import assert_error, outbox_token
+from tests.db.seed import as_tenant
 
 
 def test_creating_needs_a_verified_email(client, make_user):
@@ -23,6 +24,7 @@ def test_create_list_rename_delete(client, make_user, make_org, admin_db):
     assert client.delete(f"/api/organizations/{org}", headers=owner.headers()).status_code == 204
     assert_error(client.get(f"/api/organizations/{org}", headers=owner.headers()), 404)
     assert client.get("/api/organizations", headers=owner.headers()).json()["items"] == []
+    as_tenant(admin_db, org)
     actions = [row[0] for row in admin_db.execute(
         "select action from audit_log where organization_id = %s order by id", (org,))]
     assert actions == ["organization.create", "organization.update", "organization.delete"]
