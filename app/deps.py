@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from app.errors import bad_request, forbidden, not_found, unauthorized, unprocessable
+from app.errors import ApiError, bad_request, forbidden, not_found, unauthorized, unprocessable
 from app.security import InvalidToken, access_grant, digest, looks_like_jwt
 from app.settings import Settings
 
@@ -227,4 +227,33 @@ def require(permission: str) -> Any:
         return caller
 
     check.__name__ = f"require_{permission.replace('.', '_')}"
+    return Depends(check)
+
+
+def person_required() -> ApiError:
+    return forbidden("This needs the access token of a person who logged in, not an API key.",
+                     "person_required")
+
+
+async def tenant_person(caller: TenantCaller) -> Caller:
+    """The caller inside the organization, if a person (JWT): an API key gets 403 `person_required`.
+
+    Keys run unattended; who may act, hold and grant stays with people.
+    """
+    if caller.api_key_id is not None:
+        raise person_required()
+    return caller
+
+
+TenantPerson = Annotated[Caller, Depends(tenant_person)]
+
+
+def require_person(permission: str) -> Any:
+    """`require(permission)` for a person's access token only; an API key gets 403 `person_required`."""
+    async def check(caller: TenantPerson) -> Caller:
+        if permission not in caller.permissions:
+            raise forbidden(f"This needs the {permission} permission in the organization.")
+        return caller
+
+    check.__name__ = f"require_person_{permission.replace('.', '_')}"
     return Depends(check)

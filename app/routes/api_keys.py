@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from app import audit
-from app.deps import TenantCaller, TenantConn
+from app.deps import TenantCaller, TenantConn, TenantPerson
 from app.errors import forbidden, not_found
 from app.pagination import PageParams, Paginated
 from app.schemas import Body, Name
@@ -46,8 +46,9 @@ class NewApiKey(ApiKey):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NewApiKey,
-             summary="Create a key; `key` is shown this once and stored only as a hash")
-async def create_api_key(body: ApiKeyIn, caller: TenantCaller, conn: TenantConn) -> dict:
+             summary="Create a key; `key` is shown this once and stored only as a hash",
+             responses={403: {"description": "Called with an API key: only a person makes keys"}})
+async def create_api_key(body: ApiKeyIn, caller: TenantPerson, conn: TenantConn) -> dict:
     key, prefix = new_api_key()
     row = await (await conn.execute(
         f"insert into api_keys (organization_id, user_id, name, prefix, key_hash) "

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from psycopg import AsyncConnection
 from pydantic import BaseModel, EmailStr, Field
 
 from app import audit, email_limit
 from app import email as mail
-from app.deps import SET_TENANT, Caller, TenantConn, UserCaller, UserConn, require
+from app.deps import SET_TENANT, Caller, TenantConn, UserCaller, UserConn, person_required, require_person
 from app.errors import conflict, forbidden, not_found
+from app.grants import held_permissions, lock_grants, require_held, role_of
+from app.pagination import PageParams, Paginated
 from app.schemas import Body
 from app.security import digest, new_secret
 
@@ -49,6 +51,12 @@ class Invitation(BaseModel):
     expires_at: datetime
 
 
+class InvitationEntry(Invitation):
+    invited_by: uuid.UUID | None = Field(description="Who sent it (null once their account is gone)")
+    accepted_at: datetime | None
+    status: Literal["pending", "accepted", "expired"]
+
+
 class AcceptIn(Body):
     token: str = Field(min_length=1, max_length=200)
 
@@ -66,12 +74,40 @@ async def _role(conn: AsyncConnection, organization: uuid.UUID, role: str) -> di
     return row
 
 
+async def _may_invite_with(conn: AsyncConnection, caller: Caller, role_id: uuid.UUID) -> None:
+    """An invitation gives its role: the sender must hold all it carries (app/grants.py)."""
+    role = await role_of(conn, caller, role_id)
+    await require_held(conn, caller, {"user.manage"} | role.permissions, f"invite with the role {role.name}")
+
+
+async def _still_standing(conn: AsyncConnection, found: dict) -> None:
+    """Refuse a withdrawn invitation, and one whose sender can no longer give its role.
+
+    Runs inside the invitation's organization: its own row says whether it was withdrawn (by
+    DELETE, or by its sender's removal) and who sent it, read with the grants locked.
+    """
+    organization = found["organization_id"]
+    await lock_grants(conn, organization)
+    invitation = await (await conn.execute(
+        "select i.revoked_at, i.invited_by, array(select rp.permission from role_permissions rp "
+        "where rp.organization_id = i.organization_id and rp.role_id = i.role_id) as carried "
+        "from invitations i where i.organization_id = %s and i.id = %s",
+        (organization, found["invitation_id"]))).fetchone()
+    if invitation["revoked_at"] is not None:
+        raise conflict("This invitation was withdrawn; ask for a new one.", "invitation_revoked")
+    held = await held_permissions(conn, organization, invitation["invited_by"])
+    if {"user.manage", *invitation["carried"]} - held:
+        raise conflict("The person who sent this invitation can no longer grant its role; "
+                       "ask for a new one.", "invitation_revoked")
+
+
 @router.post("/api/organizations/{id}/invitations", status_code=status.HTTP_201_CREATED,
              response_model=Invitation, summary="Invite an e-mail with a role; e-mails a token")
 async def invite(id: uuid.UUID, body: InvitationIn, conn: TenantConn, request: Request,
                  background: BackgroundTasks,
-                 caller: Annotated[Caller, require("user.manage")]) -> dict:
+                 caller: Annotated[Caller, require_person("user.manage")]) -> dict:
     role = await _role(conn, id, body.role)
+    await _may_invite_with(conn, caller, role["id"])
     member = await (await conn.execute(
         "select 1 from memberships m join users u on u.id = m.user_id "
         "where m.organization_id = %s and lower(u.email) = lower(%s)", (id, body.email))).fetchone()
@@ -95,7 +131,7 @@ async def invite(id: uuid.UUID, body: InvitationIn, conn: TenantConn, request: R
              summary="Accept an invitation as the invited e-mail's owner")
 async def accept(body: AcceptIn, caller: UserCaller, conn: UserConn) -> dict:
     if caller.api_key_id is not None:
-        raise forbidden("Log in as a person to accept an invitation.")
+        raise person_required()
     found = await (await conn.execute(
         "select i.*, i.expires_at < now() as expired from find_invitation(%s) i",
         (digest(body.token),))).fetchone()
@@ -108,15 +144,17 @@ async def accept(body: AcceptIn, caller: UserCaller, conn: UserConn) -> dict:
         raise conflict("This invitation was already used or has expired.", "invitation_unusable")
     organization = found["organization_id"]
     await conn.execute(SET_TENANT, (str(organization), str(caller.user_id)))
+    await _still_standing(conn, found)
     await conn.execute("insert into memberships (organization_id, user_id) values (%s, %s) "
                        "on conflict do nothing", (organization, caller.user_id))
     await conn.execute("insert into member_roles (organization_id, user_id, role_id) values (%s, %s, %s) "
                        "on conflict do nothing", (organization, caller.user_id, found["role_id"]))
     spent = await (await conn.execute(
-        "update invitations set accepted_at = now() where id = %s and accepted_at is null returning id",
+        "update invitations set accepted_at = now() "
+        "where id = %s and accepted_at is null and revoked_at is null returning id",
         (found["invitation_id"],))).fetchone()
     if spent is None:
-        raise conflict("This invitation was already used.", "invitation_unusable")
+        raise conflict("This invitation was already used or withdrawn.", "invitation_unusable")
     # Proving the mailbox with the token is as good as the verification link.
     await conn.execute("update users set email_verified_at = coalesce(email_verified_at, now()) "
                        "where id = %s", (caller.user_id,))
@@ -127,3 +165,47 @@ async def accept(body: AcceptIn, caller: UserCaller, conn: UserConn) -> dict:
         "join roles r on r.id = mr.role_id where mr.organization_id = %s and mr.user_id = %s",
         (organization, caller.user_id))).fetchone()
     return {"organization_id": organization, "user_id": caller.user_id, "roles": roles["names"]}
+
+
+INVITATIONS = """
+select i.id, i.email, json_build_object('id', r.id, 'name', r.name) as role, i.invited_by,
+       i.created_at, i.expires_at, i.accepted_at,
+       case when i.accepted_at is not null then 'accepted'
+            when i.expires_at < now() then 'expired' else 'pending' end as status
+from invitations i join roles r on r.organization_id = i.organization_id and r.id = i.role_id
+where i.organization_id = %s and i.revoked_at is null
+  and (%s::timestamptz is null or (i.created_at, i.id) < (%s::timestamptz, %s::uuid))
+order by i.created_at desc, i.id desc
+limit %s
+"""
+
+
+@router.get("/api/organizations/{id}/invitations", response_model=Paginated[InvitationEntry],
+            summary="The organization's invitations, pending and accepted, newest first")
+async def list_invitations(id: uuid.UUID, conn: TenantConn, page: PageParams,
+                           caller: Annotated[Caller, require_person("user.manage")]) -> dict:
+    after = page.after or [None, None]
+    rows = await (await conn.execute(INVITATIONS, (id, after[0], after[0], after[-1],
+                                                   page.limit + 1))).fetchall()
+    return page.of(rows, lambda i: (i["created_at"].isoformat(), i["id"]))
+
+
+@router.delete("/api/organizations/{id}/invitations/{invitation_id}",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               summary="Withdraw an invitation: its token can no longer be accepted",
+               responses={409: {"description": "Already accepted: remove the member instead"}})
+async def revoke_invitation(id: uuid.UUID, invitation_id: uuid.UUID, conn: TenantConn,
+                            caller: Annotated[Caller, require_person("user.manage")]) -> Response:
+    row = await (await conn.execute(
+        "update invitations set revoked_at = now() where organization_id = %s and id = %s "
+        "and revoked_at is null and accepted_at is null returning email", (id, invitation_id))).fetchone()
+    if row is None:
+        accepted = await (await conn.execute(
+            "select 1 from invitations where organization_id = %s and id = %s and revoked_at is null",
+            (id, invitation_id))).fetchone()
+        if accepted is None:
+            raise not_found("invitation")
+        raise conflict("This invitation was accepted; remove the member instead.", "invitation_accepted")
+    await audit.record(conn, caller, "invitation.revoke", "invitation", invitation_id,
+                       {"email": row["email"]})
+    return Response(status_code=204)

@@ -11,8 +11,19 @@ from psycopg import AsyncConnection, errors
 from pydantic import BaseModel, Field
 
 from app import audit
-from app.deps import SET_TENANT, Caller, TenantCaller, TenantConn, UserCaller, UserConn, require
+from app.deps import (
+    SET_TENANT,
+    Caller,
+    TenantCaller,
+    TenantConn,
+    UserCaller,
+    UserConn,
+    person_required,
+    require,
+    require_person,
+)
 from app.errors import conflict, forbidden, not_found
+from app.grants import held_permissions, missing_permissions_error
 from app.pagination import PageParams, Paginated
 from app.schemas import Body, Name
 
@@ -102,7 +113,7 @@ async def list_organizations(caller: UserCaller, conn: UserConn, page: PageParam
              summary="Create an organization; the creator becomes its Admin")
 async def create_organization(body: OrganizationIn, caller: UserCaller, conn: UserConn) -> dict:
     if caller.api_key_id is not None:
-        raise forbidden("An API key acts inside its organization; log in to create one.")
+        raise person_required()
     verified = await (await conn.execute(
         "select email_verified_at is not null as ok from users where id = %s", (caller.user_id,))).fetchone()
     if not verified["ok"]:
@@ -146,7 +157,7 @@ async def update_organization(id: uuid.UUID, body: OrganizationPatch, conn: Tena
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Delete the organization (soft: its data stays for the audit, access ends)")
 async def delete_organization(id: uuid.UUID, conn: TenantConn,
-                              caller: Annotated[Caller, require("organization.manage")]) -> Response:
+                              caller: Annotated[Caller, require_person("organization.manage")]) -> Response:
     await conn.execute("update organizations set deleted_at = now() where id = %s and deleted_at is null",
                        (id,))
     await audit.record(conn, caller, "organization.delete", "organization", id)
@@ -163,13 +174,24 @@ async def list_members(id: uuid.UUID, conn: TenantConn, page: PageParams,
 
 
 @router.delete("/{id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
-               response_class=Response, responses={409: {"description": "The last Admin"}})
+               response_class=Response,
+               responses={403: {"description": "The member holds permissions the caller lacks"},
+                          409: {"description": "The last Admin"}})
 async def remove_member(id: uuid.UUID, user_id: uuid.UUID, conn: TenantConn,
-                        caller: Annotated[Caller, require("user.manage")]) -> Response:
+                        caller: Annotated[Caller, require_person("user.manage")]) -> Response:
+    mine = await held_permissions(conn, id, caller.user_id)  # locks the organization's grants
+    missing = ({"user.manage"} | await held_permissions(conn, id, user_id)) - mine
+    if missing:
+        raise missing_permissions_error(missing, "remove this member")
+    # The trigger memberships_revoke_invitations withdraws the pending invitations they sent.
     removed = await (await conn.execute(
         "delete from memberships where organization_id = %s and user_id = %s returning user_id",
         (id, user_id))).fetchone()
     if removed is None:
         raise not_found("member")
-    await audit.record(conn, caller, "member.remove", "user", user_id)
+    revoked = await (await conn.execute(
+        "select coalesce(array_agg(id order by id), '{}') as ids from invitations "
+        "where organization_id = %s and invited_by = %s and revoked_at = now()", (id, user_id))).fetchone()
+    await audit.record(conn, caller, "member.remove", "user", user_id,
+                       {"revoked_invitations": revoked["ids"]} if revoked["ids"] else None)
     return Response(status_code=204)

@@ -25,6 +25,8 @@ ID_ENDPOINTS = [
     ("GET", "/api/organizations/{org}/members", None),
     ("DELETE", "/api/organizations/{org}/members/{user}", None),
     ("POST", "/api/organizations/{org}/invitations", {"email": "x@example.com", "role": "Viewer"}),
+    ("GET", "/api/organizations/{org}/invitations", None),
+    ("DELETE", "/api/organizations/{org}/invitations/{invitation}", None),
     ("GET", "/api/organizations/{org}/teams", None),
     ("POST", "/api/organizations/{org}/teams", {"name": "Intruders"}),
     ("PATCH", "/api/teams/{team}", {"name": "Renamed"}),
@@ -83,6 +85,9 @@ def two_orgs(client, people, make_user, make_org, make_api_key, admin_db):
     ids["agent"] = client.post("/api/agents", json={"slug": "a-agent", "name": "A", "kind": "worker"},
                                headers=a).json()["id"]
     ids["task"] = client.post("/api/tasks", json={"title": "A task"}, headers=a).json()["id"]
+    ids["invitation"] = client.post(f"/api/organizations/{people.org_id}/invitations",
+                                    json={"email": "invited@example.com", "role": "Viewer"},
+                                    headers=a).json()["id"]
     make_api_key(people.admin, people.org_id)
     ids["key"] = admin_db.execute("select id from api_keys where organization_id = %s",
                                   (people.org_id,)).fetchone()[0]

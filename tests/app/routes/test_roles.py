@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import assert_error
+from tests.app.conftest import assert_error, outbox_token
 
 
 def _roles(client, people) -> dict[str, dict]:
@@ -65,3 +65,27 @@ def test_last_admin_keeps_the_role(client, people):
                        headers=headers).status_code == 201
     assert client.delete(f"/api/users/{people.admin.id}/roles/{admin_role}",
                          headers=headers).status_code == 204
+
+
+def test_roles_are_those_of_the_current_organization_only(client, make_user, make_org, settings):
+    """A person in two organizations sees, and reaches, only the roles of the one they act in."""
+    person, other_admin = make_user(), make_user()
+    home, other = make_org(person), make_org(other_admin)
+    bee = client.post("/api/roles", json={"name": "Bee", "permissions": ["task.view"]},
+                      headers=other_admin.headers(other)).json()["id"]
+    assert client.post(f"/api/organizations/{other}/invitations", json={"email": person.email, "role": "Bee"},
+                       headers=other_admin.headers()).status_code == 201
+    token = outbox_token(settings.outbox_dir, person.email, "invited")
+    assert client.post("/api/invitations/accept", json={"token": token},
+                       headers=person.headers()).json()["roles"] == ["Bee"]
+    listed = client.get("/api/roles", headers=person.headers(home)).json()["items"]
+    assert sorted(r["name"] for r in listed) == ["Admin", "Member", "Viewer"]
+    assert bee not in {r["id"] for r in listed}
+    h = person.headers(home)
+    for method, path, body in [("PATCH", f"/api/roles/{bee}", {"name": "Mine now"}),
+                               ("POST", f"/api/roles/{bee}/permissions", {"permission": "audit.view"}),
+                               ("DELETE", f"/api/roles/{bee}/permissions/task.view", None),
+                               ("DELETE", f"/api/roles/{bee}", None)]:
+        assert_error(client.request(method, path, json=body, headers=h), 404)
+    in_other = client.get("/api/roles", headers=person.headers(other)).json()["items"]
+    assert {r["name"]: r["permissions"] for r in in_other}["Bee"] == ["task.view"]
