@@ -46,3 +46,15 @@ class SchemaCheckFailed(DatabaseError):
         listing = "; ".join(problems)
         super().__init__(f"The schema check found {len(problems)} problem(s): {listing}")
         self.problems = problems
+
+
+class DatabaseOwnedBySuperuser(DatabaseError):
+    """A local database made by a Miyabi that ran everything as the embedded superuser."""
+
+    def __init__(self, name: str, owner: str, home: object) -> None:
+        super().__init__(
+            f"The local database {name} in {home} belongs to {owner}, from a Miyabi that ran as the "
+            "embedded superuser; this one runs as the RDS-shaped owner and cannot take it over. "
+            f"Keep a copy (`pg_dump` it, or move {home} aside), then `invoke deploy` builds a new one."
+        )
+        self.name = name

@@ -8,8 +8,8 @@ import psycopg
 from psycopg import sql
 
 from app.settings import Settings
-from db.embedded import EmbeddedPostgres, read_or_create_secret
-from db.errors import DatabaseUnreachable
+from db.embedded import OWNER, EmbeddedPostgres, read_or_create_secret
+from db.errors import DatabaseOwnedBySuperuser, DatabaseUnreachable
 from db.urls import for_psycopg, redact, with_database
 
 
@@ -30,7 +30,16 @@ def admin_url(settings: Settings) -> str:
     server = embedded_server(settings)
     server.start()
     ensure_database(server.url("postgres"), settings.db_name)
+    _refuse_superuser_database(server.url("postgres"), settings)
     return server.url(settings.db_name)
+
+
+def _refuse_superuser_database(maintenance_url: str, settings: Settings) -> None:
+    with connect(maintenance_url) as conn:
+        owner = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                             (settings.db_name,)).fetchone()[0]
+    if owner != OWNER:
+        raise DatabaseOwnedBySuperuser(settings.db_name, owner, settings.home)
 
 
 def app_url(settings: Settings) -> str:
