@@ -39,6 +39,12 @@ update email_tokens set used_at = now()
 where token_hash = %s and purpose = %s and user_id = %s and used_at is null and expires_at > now()
 returning user_id
 """
+# After a reset, the person's other reset links are spent too: one left in a mailbox someone
+# else read would otherwise undo the reset.
+SPEND_RESET_LINKS = """
+update email_tokens set used_at = now()
+where user_id = %s and purpose = 'reset_password' and used_at is null
+"""
 PURPOSES = {VERIFY_EMAIL: "verify_email", RESET_PASSWORD: "reset_password"}
 TOO_MANY_EMAILS = {429: {"description": "Too many e-mails for this address or caller; see Retry-After"}}
 
@@ -230,6 +236,7 @@ async def reset_password(body: ResetIn, conn: Connection, request: Request) -> R
     await conn.execute("update users set password_hash = %s, email_verified_at = "
                        "coalesce(email_verified_at, now()) where id = %s",
                        (await hash_password(body.password), user_id))
+    await conn.execute(SPEND_RESET_LINKS, (user_id,))
     await sessions.end_all(conn, user_id)
     return Response(status_code=204)
 

@@ -114,6 +114,23 @@ def test_forgot_and_reset_password(client, make_user, settings):
                              json={"token": token, "password": "third password"}), 400)
 
 
+def test_a_reset_spends_every_other_reset_link(client, make_user, settings):
+    user = make_user()
+    tokens = []
+    for _ in range(2):
+        assert client.post("/api/auth/forgot-password", json={"email": user.email}).status_code == 202
+        tokens.append(outbox_token(settings.outbox_dir, user.email, "reset"))
+    assert tokens[0] != tokens[1]
+    assert client.post("/api/auth/reset-password", json={"token": tokens[1],
+                                                         "password": "the owner's choice"}).status_code == 204
+    # The older link, left in a mailbox someone else may read, cannot undo the reset.
+    assert_error(client.post("/api/auth/reset-password", json={"token": tokens[0],
+                                                               "password": "the intruder's"}), 400,
+                 "invalid_token")
+    assert client.post("/api/auth/login", json={"email": user.email,
+                                                "password": "the owner's choice"}).status_code == 200
+
+
 def test_legacy_bcrypt_hash_verifies_and_is_upgraded(client, admin_db):
     legacy = bcrypt.hashpw(b"legacy password", bcrypt.gensalt(rounds=4)).decode()
     admin_db.execute("insert into users (email, name, password_hash) values (%s, 'Old', %s)",
