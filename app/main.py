@@ -18,7 +18,7 @@ from app.security import signing_secret
 from app.settings import Settings, get_settings
 from db.local import app_url
 
-DESCRIPTION = "Miyabi: agents, tasks and the people who run them. Contract: shared/API.md."
+DESCRIPTION = "Miyabi: agents, tasks and the people who run them. Contract: docs/api.md."
 
 
 def create_pool(settings: Settings) -> AsyncConnectionPool:
