@@ -3,7 +3,7 @@
 --   Admins removing each other at once queue up and the second sees the first's removal;
 -- * an invitation can be revoked (revoked_at), and removing a member revokes the pending
 --   invitations they sent: nobody joins on the word of someone no longer there.
--- depends: 0013_own_roles
+-- depends: 0014_definer_role
 
 SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '120s';
