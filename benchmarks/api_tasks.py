@@ -58,26 +58,31 @@ class Measured:
 
 
 def seed(url: str, tasks: int, orgs: int) -> tuple[str, str]:
-    """`tasks` tasks spread over `orgs` organizations; the first one's id and its Admin's id."""
+    """`tasks` tasks spread over `orgs` organizations; the first one's id and its Admin's id.
+
+    Written as the owner, which row-level security filters too: each organization inside itself.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         user = conn.execute("insert into users (email, name, email_verified_at) "
                             "values ('bench@example.com', 'Bench', now()) returning id").fetchone()[0]
-        first = None
-        for n in range(orgs):
+        ids = [uuid.uuid4() for _ in range(orgs)]
+        for n, org in enumerate(ids):
             with conn.transaction():
-                org = conn.execute("insert into organizations (name, slug) values (%s, %s) returning id",
-                                   (f"Org {n}", f"org-{n}")).fetchone()[0]
-                first = first or org
-                conn.execute("select set_config('app.suppress_events', 'on', true)")
+                conn.execute("select set_config('app.org_id', %s, true), "
+                             "set_config('app.suppress_events', 'on', true)", (str(org),))
+                conn.execute("insert into organizations (id, name, slug) values (%s, %s, %s)",
+                             (org, f"Org {n}", f"org-{n}"))
                 conn.execute("insert into tasks (organization_id, title, status, priority, created_at) "
                              "select %s, 'task ' || g, (array['pending','running','done'])[1 + g %% 3], "
                              "g %% 5, now() - g * interval '1 second' from generate_series(1, %s) g",
                              (org, tasks // orgs))
-        conn.execute("insert into memberships (organization_id, user_id) values (%s, %s)", (first, user))
-        conn.execute("insert into member_roles (organization_id, user_id, role_id) select %s, %s, id "
-                     "from roles where organization_id = %s and name = 'Admin'", (first, user, first))
+        with conn.transaction():
+            conn.execute("select set_config('app.org_id', %s, true)", (str(ids[0]),))
+            conn.execute("insert into memberships (organization_id, user_id) values (%s, %s)", (ids[0], user))
+            conn.execute("insert into member_roles (organization_id, user_id, role_id) select %s, %s, id "
+                         "from roles where organization_id = %s and name = 'Admin'", (ids[0], user, ids[0]))
         conn.execute("analyze")
-    return str(first), str(user)
+    return str(ids[0]), str(user)
 
 
 def free_port() -> int:
