@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from db.legacy import normalize, setwise
+from db.legacy import lookups, normalize, setwise
 from db.legacy.copy import NoProgress
 from db.legacy.ids import RowIds
 from db.legacy.plan import STEPS
@@ -50,6 +50,7 @@ def _sum(conn: psycopg.Connection, target: str) -> tuple[int, int]:
 def _side(url: str, source: LegacySource, org_id: uuid.UUID, build: Any) -> tuple[int, int]:
     with closing(source.reopen()) as own, connect(url) as conn, conn.transaction():
         setwise.prepare(conn)
+        lookups.tenant(conn, org_id)
         return build(conn, own)
 
 
@@ -81,8 +82,7 @@ class Ahead:
             ids = RowIds(org_id)
             with closing(Report()) as scratch:  # users and agents are verified by verify()
                 plan = plan_users(source.rows(USERS_QUERY), slug, ids,
-                                  stored_resolver(resolved.get("existing", {}),
-                                                  resolved.get("telegram_taken", [])), scratch)
+                                  stored_resolver(resolved), scratch)
                 ctx = normalize.Context(org_id, ids, plan, scratch, "keep", datetime.now(UTC))
                 for row in source.rows(STEPS[0].query):  # agents: their ids, for tasks.agent_id
                     normalize.agent(ctx, row)

@@ -62,11 +62,6 @@ class VerificationFailed(LegacyImportError):
         self.problems = problems
 
 
-class BackupFailed(LegacyImportError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"The backup before undo failed ({reason}); nothing was removed.")
-
-
 class DanglingReference(LegacyImportError):
     def __init__(self, reference: str, missing: int) -> None:
         super().__init__(f"{missing} imported value(s) of {reference} point at no row; this is a bug "

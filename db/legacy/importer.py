@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from db import migrate
 from db.legacy import ids as id_scheme
-from db.legacy import setwise
+from db.legacy import lookups, setwise
 from db.legacy.ahead import Ahead
 from db.legacy.copy import NoProgress, Progress, copy_rows, normalised
 from db.legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
@@ -29,7 +29,7 @@ from db.legacy.normalize import Context
 from db.legacy.plan import STEPS, USER_COLUMNS
 from db.legacy.report import Report
 from db.legacy.source import LegacySource, open_source
-from db.legacy.users import USERS_QUERY, Resolver, UserPlan, plan_users
+from db.legacy.users import USERS_QUERY, Found, Resolver, UserPlan, plan_users
 from db.local import connect
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -61,28 +61,53 @@ def check_level(url: str, migrations_dir: Path) -> None:
 
 
 def _previous_import(conn: psycopg.Connection, sha256: str, slug: str) -> dict[str, Any] | None:
-    row = conn.execute("select o.slug, i.report from legacy_imports i join organizations o "
-                       "on o.id = i.organization_id where i.source_sha256 = %s", (sha256,)).fetchone()
-    if row is None:
-        if conn.execute("select 1 from organizations where slug = %s", (slug,)).fetchone():
-            raise SlugTaken(slug, "another organization has it")
+    """The recorded report if this file is already imported into `slug`; AlreadyImported if
+    into another slug."""
+    found = lookups.import_of_source(conn, sha256)
+    if found is None:
         return None
-    if row[0] != slug:
-        raise AlreadyImported(row[0])
-    return row[1]
+    org_id, imported_as = found
+    if imported_as != slug:
+        raise AlreadyImported(imported_as)
+    lookups.tenant(conn, org_id)
+    return conn.execute("select report from legacy_imports where organization_id = %s",
+                        (org_id,)).fetchone()[0]
+
+
+# Unverified holders of the file's e-mails, locked before anything else is read: a concurrent
+# verification then waits for the import (which moves them aside) instead of racing it.
+UNVERIFIED_SQL = ("select lower(email), id from users where lower(email) = any(%s) "
+                  "and email_verified_at is null and legacy_id is null for update")
+TRUSTED_SQL = ("select lower(email), id from users where lower(email) = any(%s) "
+               "and (email_verified_at is not null or legacy_id is not null) for key share")
 
 
 def db_resolver(conn: psycopg.Connection, recorded: dict[str, Any]) -> Resolver:
     """Look legacy e-mails and telegram ids up among the target's users; remember the answers
     so verification can replay them."""
-    def resolve(emails: list[str], telegrams: list[int]) -> tuple[dict[str, uuid.UUID], set[int]]:
-        existing = dict(conn.execute("select lower(email), id from users where lower(email) = any(%s)",
-                                     (emails,)).fetchall())
+    def resolve(emails: list[str], telegrams: list[int]) -> Found:
+        unverified = dict(conn.execute(UNVERIFIED_SQL, (emails,)).fetchall())
+        trusted = dict(conn.execute(TRUSTED_SQL, (emails,)).fetchall())
         taken = {t for (t,) in conn.execute(
             "select telegram_id from users where telegram_id = any(%s)", (telegrams,))}
-        recorded.update(existing={k: str(v) for k, v in existing.items()}, telegram_taken=sorted(taken))
-        return existing, taken
+        recorded.update(existing={k: str(v) for k, v in trusted.items()},
+                        unverified={k: str(v) for k, v in unverified.items()},
+                        telegram_taken=sorted(taken))
+        return Found(trusted, unverified, taken)
     return resolve
+
+
+def _displace(conn: psycopg.Connection, plan: UserPlan, slug: str) -> list[dict[str, Any]]:
+    """Move the unverified accounts holding legacy e-mails to placeholder addresses (undo puts
+    them back); each is listed in the report."""
+    moved = []
+    for legacy_id, account in plan.displaced.items():
+        placeholder = f"displaced-{account}@{slug}.invalid"
+        (email,) = conn.execute("select email from users where id = %s", (account,)).fetchone()
+        conn.execute("update users set email = %s where id = %s", (placeholder, account))
+        moved.append({"legacy_id": legacy_id, "account": str(account), "email": email,
+                      "moved_to": placeholder})
+    return moved
 
 
 def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, progress: Progress) -> None:
@@ -93,12 +118,12 @@ def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, p
     copy_rows(conn, "legacy_import_users", ("organization_id", "user_id"),
               ((org_id, plan.ids.of("users", p.legacy_id)) for p in plan.created()))
     copy_rows(conn, "memberships", ("organization_id", "user_id", "created_at"),
-              ((org_id, plan.user_id(p.legacy_id), p.created_at) for p in plan.people.values()))
+              ((org_id, plan.user_id(p.legacy_id), p.created_at) for p in plan.members()))
     roles = dict(conn.execute("select name, id from roles where organization_id = %s and is_builtin",
                               (org_id,)).fetchall())
     copy_rows(conn, "member_roles", ("organization_id", "user_id", "role_id", "created_at"),
               ((org_id, plan.user_id(p.legacy_id), roles[p.role], p.created_at)
-               for p in plan.people.values()))
+               for p in plan.members()))
     progress.advance("users", len(plan.people) + len(plan.alias))
 
 
@@ -163,6 +188,7 @@ def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: 
         raise SlugTaken(slug, "another organization has it") from error
     ids = id_scheme.RowIds(org_id)
     plan = plan_users(source.rows(USERS_QUERY), slug, ids, db_resolver(conn, resolved), report)
+    displaced = _displace(conn, plan, slug)
     _write_people(conn, plan, org_id, progress)
     ctx = Context(org_id, ids, plan, report, sessions, now)
     # Verification's source side (if asked for) starts with the insert, PostgreSQL's one-core phase.
@@ -175,7 +201,7 @@ def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: 
         "source": {"path": str(source.path), "sha256": source.sha256},
         "organization": {"id": str(org_id), "name": org_name, "slug": slug},
         "sessions": sessions, "reference_time": now.isoformat(), "resolved": resolved,
-        "roles": _role_counts(plan),
+        "roles": _role_counts(plan), "displaced": displaced,
     }
     document = report.as_json()
     conn.execute("insert into legacy_imports (organization_id, source_sha256, source_name, sessions, "
@@ -188,6 +214,6 @@ def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: 
 
 def _role_counts(plan: UserPlan) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for person in plan.people.values():
+    for person in plan.members():
         counts[person.role] = counts.get(person.role, 0) + 1
     return counts

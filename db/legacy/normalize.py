@@ -187,9 +187,13 @@ def api_key(ctx: Context, row: tuple) -> tuple | None:
     report.read("api_keys")
     whole = dict(zip(("id", "user_id", "name", "key", "created_at", "last_used_at", "revoked"),
                      row, strict=True))
-    user_id = ctx.users.user_id(_integer(ctx, "api_keys", "user_id", user_ref, legacy_id))
+    owner = _integer(ctx, "api_keys", "user_id", user_ref, legacy_id)
+    user_id = ctx.users.user_id(owner)
     if user_id is None:
         report.quarantined("api_keys", legacy_id, "its user does not exist", whole)
+        return None
+    if ctx.users.is_withheld(owner):
+        report.quarantined("api_keys", legacy_id, "its user is disabled and an existing account's", whole)
         return None
     if not key:
         report.quarantined("api_keys", legacy_id, "the key is empty", whole)
@@ -222,9 +226,11 @@ def session(ctx: Context, row: tuple) -> tuple | None:
     if ctx.sessions == "invalidate":
         report.quarantined("sessions", legacy_id, "sessions invalidated by choice", whole)
         return None
-    user_id = ctx.users.user_id(_integer(ctx, "sessions", "user_id", user_ref, legacy_id))
+    owner = _integer(ctx, "sessions", "user_id", user_ref, legacy_id)
+    user_id = ctx.users.user_id(owner)
     expires_at = _when(ctx, "sessions", "expires_at", expires, legacy_id)
     reason = ("its user does not exist" if user_id is None else
+              "its user is disabled and an existing account's" if ctx.users.is_withheld(owner) else
               "the token is empty" if not token else
               "expiry missing or unreadable" if expires_at is None else
               "expired" if expires_at <= ctx.now else None)

@@ -21,9 +21,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from db.legacy import lookups, values
 from db.legacy import sqlexpr as x
-from db.legacy import values
-from db.legacy.copy import Progress, copy_rows
+from db.legacy.copy import Progress, copy_into, copy_rows
 from db.legacy.errors import DanglingReference
 from db.legacy.ids import RowIds
 from db.legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
@@ -301,8 +301,7 @@ def _transfer(source: psycopg.Connection, target: psycopg.Connection, query: str
               columns: tuple[str, ...]) -> None:
     """Rows of `query` on one connection into `table` on another: COPY out, COPY in, as bytes."""
     with source.cursor() as out_cursor, out_cursor.copy(f"copy ({query}) to stdout") as out, \
-            target.cursor() as in_cursor, in_cursor.copy(f"copy {table} ({', '.join(columns)}) "
-                                                         "from stdin") as into:
+            copy_into(target, table, columns) as into:
         for data in out:
             into.write(data)
 
@@ -376,6 +375,7 @@ def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: R
             ThreadPoolExecutor(max_workers=1) as pool:
         def events() -> None:
             prepare(helper)
+            lookups.tenant(helper, ids.org_id)
             build_events(helper, own, ids, part, progress, alone=True)
             helper.execute(READY_EVENTS)
         pending = pool.submit(events)

@@ -1,55 +1,51 @@
-"""Undo an import: back the database up with pg_dump, then remove the organization, everything
-under it and the users the import created, and put the task_events id sequence back."""
+"""Undo an import: back the database up, then remove the organization, everything under it and
+the users the import created, give displaced accounts their e-mail back, and put the
+task_events id sequence back.
+
+The backup is taken by the caller's `take_backup` (the task layer passes the pipeline's own
+backups, so the dump is an ordinary, restorable backup and no password reaches a command line).
+"""
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-from db.embedded import bin_path
-from db.legacy.errors import BackupFailed, NoSuchImport
+import psycopg
+
+from db.legacy import lookups
+from db.legacy.errors import NoSuchImport
 from db.local import connect
-from db.urls import for_psycopg
 
-RECORD_SQL = """
-select i.organization_id, i.event_seq_before, i.event_seq_called, i.event_seq_after
-from legacy_imports i join organizations o on o.id = i.organization_id where o.slug = %s
-"""
+RECORD_SQL = ("select event_seq_before, event_seq_called, event_seq_after, "
+              "coalesce(report -> 'displaced', '[]') from legacy_imports where organization_id = %s")
+# Only an account still at the placeholder the import gave it.
+RESTORE_EMAIL_SQL = "update users set email = %s where id = %s and email = %s"
+
+# Given the reason, takes a backup of the whole database and returns its id.
+TakeBackup = Callable[[str], str]
 
 
 @dataclass
 class UndoResult:
-    backup: Path
+    backup: str
     users_removed: int
     sequence_restored: bool
+    accounts_restored: int = 0
 
 
-def backup(url: str, backups_dir: Path, slug: str) -> Path:
-    """A custom-format pg_dump of the whole database into `backups_dir`."""
-    backups_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = backups_dir / f"legacy-undo-{slug}-{stamp}.dump"
-    result = subprocess.run([str(bin_path("pg_dump")), "--format=custom", f"--file={target}",
-                             f"--dbname={for_psycopg(url)}"], capture_output=True, text=True,
-                            check=False, timeout=3600)
-    if result.returncode != 0:
-        target.unlink(missing_ok=True)
-        raise BackupFailed(result.stderr.strip().splitlines()[-1] if result.stderr.strip()
-                           else f"pg_dump exited with {result.returncode}")
-    return target
-
-
-def undo(url: str, slug: str, backups_dir: Path) -> UndoResult:
+def undo(url: str, slug: str, take_backup: TakeBackup) -> UndoResult:
     """Remove exactly what the import of `slug` added, after a backup."""
     with connect(url) as conn:
-        if conn.execute(RECORD_SQL, (slug,)).fetchone() is None:
+        if lookups.import_of_slug(conn, slug) is None:
             raise NoSuchImport(slug)
-    dump = backup(url, backups_dir, slug)
+    backup = take_backup(f"before legacy.undo of {slug}")
     with connect(url) as conn, conn.transaction():
-        org_id, seq_before, seq_called, seq_after = conn.execute(RECORD_SQL, (slug,)).fetchone()
-        conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
+        org_id = lookups.import_of_slug(conn, slug)
+        if org_id is None:
+            raise NoSuchImport(slug)
+        lookups.tenant(conn, org_id)
+        seq_before, seq_called, seq_after, displaced = conn.execute(RECORD_SQL, (org_id,)).fetchone()
         created = [u for (u,) in conn.execute(
             "select user_id from legacy_import_users where organization_id = %s", (org_id,))]
         # Carried-over sessions of people who existed before the import go too.
@@ -58,11 +54,13 @@ def undo(url: str, slug: str, backups_dir: Path) -> UndoResult:
         # The organization first: the last-Admin and built-in-role rules let go once it is gone.
         conn.execute("delete from organizations where id = %s", (org_id,))
         conn.execute("delete from users where id = any(%s)", (created,))
-        restored = _restore_sequence(conn, seq_before, seq_called, seq_after)
-    return UndoResult(dump, len(created), restored)
+        restored = sum(conn.execute(RESTORE_EMAIL_SQL, (d["email"], d["account"], d["moved_to"])).rowcount
+                       for d in displaced)
+        sequence = _restore_sequence(conn, seq_before, seq_called, seq_after)
+    return UndoResult(backup, len(created), sequence, restored)
 
 
-def _restore_sequence(conn, before: int, called: bool, after: int) -> bool:
+def _restore_sequence(conn: psycopg.Connection, before: int, called: bool, after: int) -> bool:
     sequence = conn.execute("select pg_get_serial_sequence('task_events', 'id')").fetchone()[0]
     current = conn.execute(f"select last_value from {sequence}").fetchone()[0]
     # Only when nobody drew an id since the import; otherwise ids would be handed out twice.

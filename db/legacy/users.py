@@ -1,5 +1,14 @@
 """Legacy users: de-duplicated by e-mail (case and spaces ignored), folded, and resolved
-against people who already exist in the target (users are global in the new schema)."""
+against people who already exist in the target (users are global in the new schema).
+
+A legacy user is merged only into an account whose owner proved the address: e-mail verified,
+or created by an earlier legacy import (the operator's data, like this file). An account that
+merely registered the address without verifying it could be anyone's: it is displaced (moved
+to a placeholder address by the importer) and the legacy user gets an account of its own, so
+that stranger holds nothing of the import. Merges never enable anybody: duplicates fold with
+the stricter is_active, and a legacy user disabled in the file gets no membership (keys
+and sessions quarantined) in an existing account, whose own is_active is never touched.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from db.legacy import values
 from db.legacy.ids import RowIds
@@ -43,6 +52,10 @@ class UserPlan:
     people: dict[int, Person] = field(default_factory=dict)
     alias: dict[int, int] = field(default_factory=dict)  # merged legacy id -> survivor legacy id
     existing: dict[int, uuid.UUID] = field(default_factory=dict)  # survivor -> existing user id
+    # survivor -> the unverified account that held its e-mail (the importer moves it aside)
+    displaced: dict[int, uuid.UUID] = field(default_factory=dict)
+    # survivors merged into an existing account while disabled in the file: no access given
+    withheld: set[int] = field(default_factory=set)
     ids: RowIds | None = None
 
     def user_id(self, legacy_id: int | None) -> uuid.UUID | None:
@@ -57,10 +70,26 @@ class UserPlan:
     def created(self) -> Iterable[Person]:
         return (p for p in self.people.values() if p.legacy_id not in self.existing)
 
+    def members(self) -> Iterable[Person]:
+        """The people who become members of the organization, with their role."""
+        return (p for p in self.people.values() if p.legacy_id not in self.withheld)
 
-# Given lower-cased e-mails and telegram ids, the target's existing users:
-# ({email: user id}, {telegram ids taken}).
-Resolver = Callable[[list[str], list[int]], tuple[dict[str, uuid.UUID], set[int]]]
+    def is_withheld(self, legacy_id: int | None) -> bool:
+        """Whether legacy user `legacy_id` is disabled in the file and an existing account's."""
+        return legacy_id is not None and self.alias.get(legacy_id, legacy_id) in self.withheld
+
+
+@dataclass
+class Found:
+    """The target's users a legacy file's e-mails and telegram ids meet."""
+
+    trusted: dict[str, uuid.UUID] = field(default_factory=dict)  # lower(email) -> id; merge into
+    unverified: dict[str, uuid.UUID] = field(default_factory=dict)  # lower(email) -> id; displace
+    telegram_taken: set[int] = field(default_factory=set)
+
+
+# Given lower-cased e-mails and telegram ids, the target's existing users.
+Resolver = Callable[[list[str], list[int]], Found]
 
 
 def _person(row: tuple, slug: str, report: Report) -> Person:
@@ -129,7 +158,7 @@ def _fold(survivor: Person, other: Person) -> None:
     survivor.password_hash = survivor.password_hash or other.password_hash
     survivor.telegram_id = survivor.telegram_id if survivor.telegram_id is not None else other.telegram_id
     survivor.name = survivor.name or other.name
-    survivor.is_active = survivor.is_active or other.is_active
+    survivor.is_active = survivor.is_active and other.is_active  # a merge enables nobody
     survivor.created_at = min(survivor.created_at, other.created_at)
     if ROLE_RANK[other.role] > ROLE_RANK[survivor.role]:
         survivor.role = other.role
@@ -147,6 +176,9 @@ def plan_users(rows: Iterable[tuple], slug: str, ids: RowIds, resolve: Resolver,
         if key in by_email:
             survivor = by_email[key]
             plan.alias[person.legacy_id] = survivor
+            if plan.people[survivor].is_active != person.is_active:
+                report.fix("users", "is_active differs between duplicates: false (fail closed)",
+                           survivor)
             _fold(plan.people[survivor], person)
             report.merged("users", person.legacy_id, "same e-mail as another user (case and "
                           "spaces ignored)", survivor)
@@ -159,26 +191,38 @@ def plan_users(rows: Iterable[tuple], slug: str, ids: RowIds, resolve: Resolver,
 
 def _resolve(plan: UserPlan, resolve: Resolver, report: Report) -> None:
     telegrams = [p.telegram_id for p in plan.people.values() if p.telegram_id is not None]
-    existing, taken = resolve([p.email.lower() for p in plan.people.values()], telegrams)
+    found = resolve([p.email.lower() for p in plan.people.values()], telegrams)
     seen: set[int] = set()
     for person in plan.people.values():
-        if person.email.lower() in existing:
-            plan.existing[person.legacy_id] = existing[person.email.lower()]
+        key = person.email.lower()
+        if key in found.trusted:
+            plan.existing[person.legacy_id] = found.trusted[key]
             report.merged("users", person.legacy_id, "e-mail belongs to a user already in the "
-                          "target", str(existing[person.email.lower()]))
+                          "target", str(found.trusted[key]))
+            if not person.is_active:
+                plan.withheld.add(person.legacy_id)
+                report.fix("users", "disabled, merged into an existing account: no membership, "
+                           "keys and sessions quarantined (the account itself unchanged)",
+                           person.legacy_id)
             continue
+        if key in found.unverified:
+            plan.displaced[person.legacy_id] = found.unverified[key]
+            report.fix("users", "e-mail held by an unverified account: that account moved to "
+                       "displaced-<its id>@<slug>.invalid, this user created", person.legacy_id)
         report.imported("users")
         if person.telegram_id is None:
             continue
-        if person.telegram_id in seen or person.telegram_id in taken:
+        if person.telegram_id in seen or person.telegram_id in found.telegram_taken:
             report.fix("users", "telegram_id already used by another user: cleared", person.legacy_id)
             person.telegram_id = None
         else:
             seen.add(person.telegram_id)
 
 
-def stored_resolver(existing: dict[str, str], taken: list[int]) -> Resolver:
+def stored_resolver(recorded: dict[str, Any]) -> Resolver:
     """A resolver replaying the decisions an import recorded (for verification)."""
-    def resolve(emails: list[str], telegrams: list[int]) -> tuple[dict[str, uuid.UUID], set[int]]:
-        return {k: uuid.UUID(v) for k, v in existing.items()}, set(taken)
+    def resolve(emails: list[str], telegrams: list[int]) -> Found:
+        return Found({k: uuid.UUID(v) for k, v in recorded.get("existing", {}).items()},
+                     {k: uuid.UUID(v) for k, v in recorded.get("unverified", {}).items()},
+                     set(recorded.get("telegram_taken", [])))
     return resolve

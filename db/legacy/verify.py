@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from db.legacy import setwise
+from db.legacy import lookups, setwise
 from db.legacy.ahead import Ahead, SourceSums
 from db.legacy.copy import NoProgress, copy_rows
 from db.legacy.errors import NoSuchImport, VerificationFailed
@@ -94,15 +94,17 @@ def _differing(conn: psycopg.Connection, table: str, columns: tuple[str, ...], t
 
 def load_record(conn: psycopg.Connection, slug: str, *,
                 with_rows: bool = True) -> tuple[uuid.UUID, dict[str, Any]]:
-    """The organization and recorded report of the import into `slug`; without its row list
-    (every merged or quarantined row, the bulk of it) unless `with_rows`."""
-    report = "i.report" if with_rows else "i.report - 'rows'"
-    row = conn.execute(f"select i.organization_id, {report} from legacy_imports i "
-                       "join organizations o on o.id = i.organization_id where o.slug = %s",
-                       (slug,)).fetchone()
-    if row is None:
+    """The organization and recorded report of the import into `slug`, without its row list
+    (every merged or quarantined row, the bulk of it) unless `with_rows`; `conn`'s transaction
+    is in that organization's tenant from then on."""
+    org_id = lookups.import_of_slug(conn, slug)
+    if org_id is None:
         raise NoSuchImport(slug)
-    return row[0], row[1]
+    lookups.tenant(conn, org_id)
+    report = "report" if with_rows else "report - 'rows'"
+    document = conn.execute(f"select {report} from legacy_imports where organization_id = %s",
+                            (org_id,)).fetchone()[0]
+    return org_id, document
 
 
 def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) -> list[TableCheck]:
@@ -114,7 +116,7 @@ def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) 
                            org_id)
     conn.execute("create temp table verify_roles (user_id uuid, name text) on commit drop")
     copy_rows(conn, "verify_roles", ("user_id", "name"),
-              ((plan.user_id(p.legacy_id), p.role) for p in plan.people.values()))
+              ((plan.user_id(p.legacy_id), p.role) for p in plan.members()))
     roles = _checksum(conn, "select * from verify_roles", org_id)
     roles_back = _checksum(conn, "select mr.user_id, r.name from member_roles mr join roles r "
                            "on r.id = mr.role_id where mr.organization_id = %(org)s", org_id)
@@ -140,7 +142,7 @@ def _step_check(conn: psycopg.Connection, source: LegacySource, ctx: Context, st
 def _org_connection(url: str, org_id: uuid.UUID) -> Iterator[psycopg.Connection]:
     """A connection of its own, in a transaction, with the organization's tenant setting."""
     with connect(url) as conn, conn.transaction():
-        conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
+        lookups.tenant(conn, org_id)
         yield conn
 
 
@@ -197,16 +199,13 @@ def verify(url: str, path: Path, slug: str, ahead: Ahead | None = None) -> Verif
     try:
         with connect(url) as conn, conn.transaction():
             org_id, document = load_record(conn, slug, with_rows=False)
-            conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
             setwise.prepare(conn)
             if document["source"]["sha256"] != source.sha256:
                 result.problems.append("the file is not the one imported (its SHA-256 differs)")
                 return result
-            resolved = document.get("resolved", {})
             ids = RowIds(org_id)
             plan = plan_users(source.rows(USERS_QUERY), slug, ids,
-                              stored_resolver(resolved.get("existing", {}),
-                                              resolved.get("telegram_taken", [])), report)
+                              stored_resolver(document.get("resolved", {})), report)
             result.checks += _people_checks(conn, plan, org_id)
             plan.people = dict.fromkeys(plan.people)  # checked; only who exists matters now
             ctx = Context(org_id, ids, plan, report, document["sessions"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from db.legacy.progress import TableBars
 from db.legacy.report import reasons, summary_table, write_document
 from db.legacy.undo import undo as undo_import
 from db.legacy.verify import load_record, verify_or_raise
+from ops.pipeline.local import schema
+from ops.pipeline.local.backups import Backups
 from ops.tasks.common import console, register_actionable, run, settings
 
 register_actionable(LegacyImportError)
@@ -35,6 +38,10 @@ def _print_summary(document: dict) -> None:
     for (table, reason), count in sorted(reasons(document).items()):
         out.print(f"  {table}: {count:,} {reason}")
     out.print(f"sessions: {document['sessions']}")
+    for moved in document.get("displaced", []):
+        out.print(f"unverified account {moved['account']} held {moved['email']}: moved to "
+                  f"{moved['moved_to']}; legacy user {moved['legacy_id']} has the address now",
+                  soft_wrap=True, highlight=False)
 
 
 def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str | None,
@@ -103,14 +110,24 @@ def report(c: Context, org_slug: str, json: bool = False) -> None:
     _print_summary(document)
 
 
+def backup_taker(url: str) -> Callable[[str], str]:
+    """The pipeline's own backups (`invoke status` lists them, `invoke restore` restores them)."""
+    config = settings()
+    store = Backups(config.home / "backups", config.backup_retention)
+    return lambda reason: store.create(url, schema.level(url), None, reason).id
+
+
 @task(help={"org_slug": "the organization whose import to remove"})
 def undo(c: Context, org_slug: str) -> None:
-    """Back the database up (pg_dump), then remove the import: organization, rows, created users."""
-    config = settings()
-    url = run(lambda: local.admin_url(config))
-    result = run(lambda: undo_import(url, org_slug, config.home / "backups"))
-    console.print(f"backup: {result.backup}", soft_wrap=True, highlight=False)
+    """Back the database up (the pipeline's backup), then remove the import: organization, rows,
+    created users; displaced accounts get their e-mail back."""
+    url = run(lambda: local.admin_url(settings()))
+    result = run(lambda: undo_import(url, org_slug, backup_taker(url)))
+    console.print(f"backup {result.backup} (bring it back with `invoke restore --backup-id "
+                  f"{result.backup}`)", soft_wrap=True, highlight=False)
     console.print(f"removed organization {org_slug} and {result.users_removed:,} user(s) it created")
+    if result.accounts_restored:
+        console.print(f"{result.accounts_restored:,} displaced account(s) got their e-mail back")
     if not result.sequence_restored:
         console.print("[yellow]task_events ids were drawn since the import; the sequence stays[/]")
 

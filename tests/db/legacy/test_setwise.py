@@ -20,7 +20,7 @@ from db.legacy.setwise import SETWISE
 from db.legacy.source import open_source
 from db.legacy.users import USERS_QUERY, plan_users, stored_resolver
 from db.legacy.verify import _checksum, _source_side, load_record, verify
-from tests.db.legacy.conftest import run_import
+from tests.db.legacy.conftest import in_org, run_import
 
 ISO = "2021-03-04T05:06:07Z"
 # Values where SQL and Python could part ways: padded, rarer ISO spellings, 8-digit text
@@ -70,13 +70,11 @@ def edgy_file(dirty_file, tmp_path_factory) -> Path:
 
 def _python_reference(conn: psycopg.Connection, path: Path, slug: str):
     """Checksums and report of tasks and task_events through the Python normalisers."""
-    org_id, document = load_record(conn, slug)
-    conn.execute("select set_config('app.org_id', %s, true)", (str(org_id),))
+    org_id, document = load_record(conn, slug)  # and the organization's tenant
     source, report = open_source(path), Report()
     try:
-        resolved = document["resolved"]
         plan = plan_users(source.rows(USERS_QUERY), slug, RowIds(org_id),
-                          stored_resolver(resolved["existing"], resolved["telegram_taken"]), report)
+                          stored_resolver(document["resolved"]), report)
         ctx = Context(org_id, plan.ids, plan, report, document["sessions"],
                       datetime.fromisoformat(document["reference_time"]))
         sides = {}
@@ -107,7 +105,7 @@ def test_sql_path_matches_the_python_normalisers(database, edgy_file, sessions):
         assert document["tables"][table] == expected["tables"][table], table
         assert document["fixes"][table] == expected["fixes"][table], table
     assert document["rows"] == expected["rows"]
-    with psycopg.connect(database.admin_url) as conn:
+    with in_org(database.admin_url, edgy_file) as conn:
         held = conn.execute("select legacy_id, reason, row_data from legacy_quarantine "
                             "where source_table = 'task_events' order by legacy_id::bigint").fetchall()
     assert [tuple(h) for h in held] == sorted(expected["held"], key=lambda h: int(h[0]))
@@ -121,7 +119,7 @@ def test_verification_source_side_computed_during_the_import(database, dirty_fil
     sums = ahead._future.result()
     assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
     assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
-    with psycopg.connect(database.admin_url) as conn:
+    with in_org(database.admin_url, dirty_file.path) as conn:
         conn.execute("update tasks set title = title || '!' where legacy_id = 1")
     # The early sums are compared with the target as it is now; a difference is named in full.
     result = verify(database.admin_url, dirty_file.path, "acme", ahead)

@@ -9,6 +9,7 @@ import pytest
 from invoke import Context
 from invoke.exceptions import Exit
 
+from ops.pipeline.local.backups import Backups
 from ops.tasks import db as db_tasks
 from ops.tasks import legacy
 
@@ -41,11 +42,14 @@ def test_default_report_lands_in_the_state_folder(env, dirty_file, capsys):
     assert len(written) == 1 and str(written[0]) in capsys.readouterr().err
 
 
-def test_undo_backs_up_then_removes(env, database, dirty_file):
+def test_undo_backs_up_then_removes(env, database, dirty_file, capsys):
     legacy.import_(Context(), from_sqlite=str(dirty_file.path), org_name="Acme", org_slug="acme",
                    skip_verify=True)
     legacy.undo(Context(), org_slug="acme")
-    assert len(list((env / "home" / "backups").glob("legacy-undo-acme-*.dump"))) == 1
+    # An ordinary backup of the pipeline's: listed, checksummed, restorable with `invoke restore`.
+    [backup] = Backups(env / "home" / "backups", retention=10).list()
+    assert backup.reason == "before legacy.undo of acme"
+    assert f"invoke restore --backup-id {backup.id}" in capsys.readouterr().err
     with psycopg.connect(database.admin_url) as conn:
         assert conn.execute("select count(*) from users").fetchone()[0] == 0
 
