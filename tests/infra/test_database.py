@@ -32,7 +32,7 @@ def test_dev_may_be_deleted_without_a_snapshot(stack_plans: dict[str, Plan]) -> 
 
 def test_tls_is_forced_by_the_parameter_group(prod: Plan) -> None:
     group = only(prod, "aws:rds/parameterGroup:ParameterGroup").inputs
-    assert group["family"] == "postgres16"
+    assert group["family"] == "postgres18"
     assert {"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"} in group["parameters"]
     assert only(prod, RDS).inputs["parameterGroupName"] == "miyabi-prod-db-mock"
 

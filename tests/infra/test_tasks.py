@@ -24,7 +24,7 @@ def test_collection_exposes_the_infra_tasks() -> None:
 def test_plan_json_prints_one_object(capsys: pytest.CaptureFixture[str]) -> None:
     infra_tasks.plan.body(Context(), stack="prod", json=True)
     document = json.loads(capsys.readouterr().out)
-    assert document["stack"] == "prod" and len(document["policies"]) == 9
+    assert document["stack"] == "prod" and len(document["policies"]) == 10
 
 
 def test_plan_of_an_unknown_stack_exits_with_the_reason() -> None:
