@@ -1,6 +1,7 @@
 """The checks: health, readiness and level, the auth flow, tenant isolation, the bot's key.
 
-Each check is a function of a `Probe`; a failure is an AssertionError with one sentence.
+Each check is a function of a `Probe`; a failure is a CheckFailed with one sentence (never an
+`assert`, which `python -O` would remove).
 Everything a run creates carries its run id and is removed at the end (throw-away users
 too, when the owner's database URL is given, as on the local stack).
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from app.private_files import private_dir, write_private
+from ops.verify.errors import CheckFailed, require
 from ops.verify.outbox import token_for
 
 DOMAIN = "example.com"  # reserved by RFC 2606: mail to it never reaches anyone
@@ -53,8 +56,8 @@ class Probe:
     orgs: list[tuple[str, str]] = field(default_factory=list)  # (org id, owner's token)
 
     def expect(self, response: httpx.Response, status: int, what: str) -> dict:
-        assert response.status_code == status, (
-            f"{what}: expected {status}, got {response.status_code} {response.text[:160]}")
+        require(response.status_code == status,
+                f"{what}: expected {status}, got {response.status_code} {response.text[:160]}")
         return response.json() if response.content else {}
 
     def person(self, label: str) -> str:
@@ -65,10 +68,10 @@ class Probe:
         self.expect(self.client.post("/api/auth/register", json={
             "email": email, "password": password, "name": f"verify {label}"}), 201, "register")
         token = token_for(self.outbox, email) if self.outbox else None
-        assert token, f"no verification e-mail for {email} arrived in {self.outbox}"
+        require(bool(token), f"no verification e-mail for {email} arrived in {self.outbox}")
         user = self.expect(self.client.post("/api/auth/verify-email", json={"token": token}), 200,
                            "verify-email")
-        assert user.get("email_verified") is True, "verify-email did not mark the e-mail verified"
+        require(user.get("email_verified") is True, "verify-email did not mark the e-mail verified")
         pair = self.expect(self.client.post("/api/auth/login", json={
             "email": email, "password": password}), 200, "login")
         return pair["access_token"]
@@ -87,21 +90,21 @@ def _bearer(token: str) -> dict[str, str]:
 
 def check_health(probe: Probe) -> None:
     body = probe.expect(probe.client.get("/api/health"), 200, "GET /api/health")
-    assert body.get("status") == "ok", f"/api/health said {body}"
+    require(body.get("status") == "ok", f"/api/health said {body}")
 
 
 def check_ready(probe: Probe) -> None:
     body = probe.expect(probe.client.get("/api/health/ready"), 200, "GET /api/health/ready")
     level = body.get("schema_level")
     if probe.expected_level:
-        assert level == probe.expected_level, (
-            f"the schema is at {level}, the deploy expects {probe.expected_level}")
+        require(level == probe.expected_level,
+                f"the schema is at {level}, the deploy expects {probe.expected_level}")
 
 
 def check_auth_flow(probe: Probe) -> None:
     token = probe.person("auth")
     me = probe.expect(probe.client.get("/api/auth/me", headers=_bearer(token)), 200, "GET /api/auth/me")
-    assert me.get("email_verified") is True, "the logged-in person is not verified"
+    require(me.get("email_verified") is True, "the logged-in person is not verified")
 
 
 def check_tenant_isolation(probe: Probe) -> None:
@@ -111,10 +114,10 @@ def check_tenant_isolation(probe: Probe) -> None:
                  "the owner reads her organization")
     for path in (f"/api/organizations/{org_a}", f"/api/organizations/{org_a}/teams"):
         answer = probe.client.get(path, headers=_bearer(bob))
-        assert answer.status_code == 404, f"another tenant got {answer.status_code} from {path}"
+        require(answer.status_code == 404, f"another tenant got {answer.status_code} from {path}")
     listed = probe.expect(probe.client.get("/api/organizations", headers=_bearer(bob)), 200, "list")
     ids = {item["id"] for item in listed.get("items", [])}
-    assert org_a not in ids and org_b in ids, "organization listing crosses tenants"
+    require(org_a not in ids and org_b in ids, "organization listing crosses tenants")
 
 
 def check_bot_key(probe: Probe) -> None:
@@ -129,9 +132,8 @@ def check_bot_key(probe: Probe) -> None:
         key = probe.expect(probe.client.post("/api/api-keys", json={"name": "verify bot"},
                                              headers={**_bearer(token), "X-Organization-Id": org}),
                            201, "create the bot's API key")["key"]
-        probe.bot_key_file.parent.mkdir(parents=True, exist_ok=True)
-        probe.bot_key_file.write_text(key)
-        probe.bot_key_file.chmod(0o600)
+        private_dir(probe.bot_key_file.parent)
+        write_private(probe.bot_key_file, key)
     key = probe.bot_key_file.read_text().strip()
     probe.expect(probe.client.get("/api/auth/me", headers=_bearer(key)), 200, "the bot's API key")
 
@@ -166,7 +168,7 @@ def run_checks(base_url: str, *, outbox: Path | None = None, admin_url: str | No
                     report.passed.append(name)
                 except _Skip as reason:
                     report.skipped.append(f"{name} ({reason})")
-                except (AssertionError, httpx.HTTPError, KeyError, ValueError) as error:
+                except (CheckFailed, httpx.HTTPError, KeyError, ValueError) as error:
                     report.failed.append(f"{name}: {error}")
         finally:
             try:
