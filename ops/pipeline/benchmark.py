@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from app.private_files import private_dir, write_private
 from app.settings import REPOSITORY_ROOT
 from ops.pipeline.errors import BenchmarkFailed, PrerequisiteMissing, ToolFailed
 from ops.pipeline.steps import Progress
@@ -50,9 +51,8 @@ def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path) ->
     except httpx.HTTPError as error:
         raise ToolFailed("preparing the benchmark accounts", f"{error} (is this release serving "
                          "the whole API? `invoke status`)") from error
-    path = folder / "accounts.json"
-    path.write_text(json.dumps(accounts))
-    path.chmod(0o600)
+    path = private_dir(folder) / "accounts.json"  # passwords and API keys
+    write_private(path, json.dumps(accounts))
     return path
 
 
