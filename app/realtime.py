@@ -287,12 +287,10 @@ class EventListener:
         """Stop listening and close the connection (the app's shutdown)."""
         task, conn = self._task, self._conn
         self._task = self._conn = None
-        for work in [*self._refreshing.values(), *self._background]:
+        pending = [*self._refreshing.values(), *self._background, *([task] if task else [])]
+        for work in pending:
             work.cancel()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*pending, return_exceptions=True)
         if conn is not None:
             await conn.close()
 

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import boto3
+import psycopg
 import pytest
 from moto import mock_aws
 
 from app import lambda_handler
 from app.settings import REPOSITORY_ROOT
-from tests.app.conftest import JWT_SECRET, PASSWORD
+from tests.app.conftest import JWT_SECRET, PASSWORD, outbox_token
 
 
 def v2_event(method: str, path: str, body: dict | None = None, headers: dict | None = None,
@@ -139,3 +140,27 @@ def test_event_stream_answers_404_on_lambda_pointing_at_the_long_poll(lambda_env
     stream = openapi["paths"]["/api/events/stream"]["get"]
     assert "Lambda" in stream["description"] and "/api/events?after=" in stream["description"]
     assert "404" in stream["responses"] and "429" in stream["responses"]
+
+
+def test_long_polls_on_lambda_wait_and_free_their_slot_before_answering(lambda_env, monkeypatch, tmp_path,
+                                                                       database):
+    """The event loop stops with each answer: a slot freed later would stay taken meanwhile."""
+    monkeypatch.setenv("MIYABI_EVENTS_MAX_PER_USER", "1")
+    email = "poller@example.com"
+    assert call("POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "P"})[0] == 201
+    token = outbox_token(tmp_path / "outbox", email, "verify")
+    assert call("POST", "/api/auth/verify-email", {"token": token})[0] == 200
+    access = call("POST", "/api/auth/login", {"email": email, "password": PASSWORD})[2]["access_token"]
+    auth = {"authorization": f"Bearer {access}"}
+    status, _, org = call("POST", "/api/organizations", {"name": "Polls", "slug": "polls"}, headers=auth)
+    assert status == 201, org
+    for _ in range(2):  # with one slot, the second poll waits only if the first freed it
+        started = time.perf_counter()
+        status, _, page = call("GET", "/api/events", query="wait=0.5",
+                               headers={**auth, "x-organization-id": org["id"]})
+        assert (status, page) == (200, {"items": [], "next_cursor": None})
+        assert 0.4 < time.perf_counter() - started < 5
+        with psycopg.connect(database.admin_url) as conn:  # what another instance would find
+            held = conn.execute("select count(*) from pg_locks where locktype = 'advisory' and database "
+                                "= (select oid from pg_database where datname = current_database())")
+            assert held.fetchone()[0] == 0
