@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     events_max_per_user: int = Field(5, ge=1, le=100, validation_alias="MIYABI_EVENTS_MAX_PER_USER")
     # False where the runtime buffers whole responses (Lambda): /api/events/stream answers 404.
     events_stream: bool = Field(True, validation_alias="MIYABI_EVENTS_STREAM")
+    # The web dashboard's static files, served at `/` (absent folder: no dashboard served).
+    dashboard_dir: Path = Field(REPOSITORY_ROOT / "dashboard", validation_alias="MIYABI_DASHBOARD_DIR")
 
     # The platform's service objectives and the load test's shape (`invoke benchmark`).
     bench_users: int = Field(100, ge=1, validation_alias="MIYABI_BENCH_USERS")

@@ -1,0 +1,43 @@
+"""What the caller holds in an organization: a client shows only the controls it may use."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.deps import TenantCaller, TenantConn
+
+router = APIRouter(tags=["organizations"])
+
+# The caller's own role assignments are readable (policy member_roles_own); the newest event id
+# comes from events_org_id_idx.
+MY_ROLES_AND_FEED = """
+select coalesce((select array_agg(r.name order by r.name)
+                 from member_roles mr join roles r on r.organization_id = mr.organization_id
+                                                  and r.id = mr.role_id
+                 where mr.organization_id = %(org)s and mr.user_id = %(user)s), '{}') as roles,
+       coalesce((select max(id) from events where organization_id = %(org)s), 0) as last_event_id
+"""
+
+
+class MyAccess(BaseModel):
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+    roles: list[str] = Field(description="The caller's roles in the organization, by name")
+    permissions: list[str] = Field(description="Every permission those roles give, sorted")
+    person: bool = Field(description="False for an API key: person-only endpoints answer it 403")
+    last_event_id: int = Field(description="The newest event of the organization: start live updates "
+                                           "after it (`/api/events?after=` or `Last-Event-ID`)")
+
+
+@router.get("/api/organizations/{id}/me", response_model=MyAccess,
+            summary="The caller's roles and permissions in the organization",
+            description="Any member may ask. A client offers only the controls these permissions "
+                        "allow (the API checks again on every call).")
+async def my_access(id: uuid.UUID, caller: TenantCaller, conn: TenantConn) -> dict:
+    row = await (await conn.execute(MY_ROLES_AND_FEED, {"org": id, "user": caller.user_id})).fetchone()
+    return {"organization_id": id, "user_id": caller.user_id, "roles": row["roles"],
+            "permissions": sorted(caller.permissions), "person": caller.api_key_id is None,
+            "last_event_id": row["last_event_id"]}
