@@ -8,6 +8,12 @@ PostgreSQL; rows/s counts the rows of the legacy file it loaded (pgloader reject
 cannot cast, and when it stalls it is killed and timed up to its last progress), peak memory
 is the process's maxrss. A fourth figure, the floor, COPYs the imported tasks and task_events
 into the real tables of a fresh database: what writing into this schema costs by itself.
+
+The import runs as the owner of production's shape (no superuser, no BYPASSRLS, as RDS's master
+user): forced row-level security applies to it and it may not set session_replication_role, so
+it keeps the per-row foreign-key checks. `--superuser` runs it as the embedded superuser instead
+(the set-wise path), for comparison. The floor is always COPYed as the superuser: the owner may
+not COPY into a table under row-level security at all.
 """
 
 from __future__ import annotations
@@ -143,7 +149,7 @@ def _rows(path: Path) -> int:
         return sum(conn.execute(f"select count(*) from {t}").fetchone()[0] for t in SOURCE_TABLES)
 
 
-def run(tasks: int, seed: int, workdir: Path) -> list[Figure]:
+def run(tasks: int, seed: int, workdir: Path, superuser: bool = False) -> list[Figure]:
     started = time.monotonic()
     legacy = generate(workdir / "legacy.sqlite", tasks=tasks, seed=seed).path
     rows = _rows(legacy)
@@ -156,8 +162,9 @@ def run(tasks: int, seed: int, workdir: Path) -> list[Figure]:
         migrate.apply(target, REPOSITORY_ROOT / "db" / "migrations")
         python = sys.executable
         env = {"PYTHONPATH": str(REPOSITORY_ROOT)}
-        figures = [_measure("miyabi import + verify", [
-            python, "-m", "db.legacy", "import", target, str(legacy), "--org-slug", "bench",
+        importer = server.superuser_url("miyabi") if superuser else target
+        figures = [_measure(f"miyabi import + verify ({'superuser' if superuser else 'owner'})", [
+            python, "-m", "db.legacy", "import", importer, str(legacy), "--org-slug", "bench",
             "--verify"], rows, env)]
         print(figures[-1], flush=True)
         if shutil.which("pgloader"):
@@ -173,9 +180,11 @@ def run(tasks: int, seed: int, workdir: Path) -> list[Figure]:
             print("pgloader is not installed (apt-get install pgloader); skipped")
         floor = _fresh(server, "floor")
         migrate.apply(floor, REPOSITORY_ROOT / "db" / "migrations")
+        everything = server.superuser_url("miyabi")
         figures.append(_measure("floor: COPY into the schema's tables", [
             python, "-c", "import sys; from benchmarks.legacy_import import schema_copy; "
-            "schema_copy(sys.argv[1], sys.argv[2])", target, floor], _imported(target), env))
+            "schema_copy(sys.argv[1], sys.argv[2])", everything, server.superuser_url("floor")],
+            _imported(everything), env))
         print(figures[-1], flush=True)
         figures.append(_measure("raw COPY ceiling", [
             python, "-c", "import sys; from benchmarks.legacy_import import raw_copy; "
@@ -191,11 +200,13 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks in the generated file")
     parser.add_argument("--seed", type=int, default=1, help="generator seed")
     parser.add_argument("--workdir", type=Path, default=None, help="keep files here (default: temp)")
+    parser.add_argument("--superuser", action="store_true",
+                        help="import as the superuser (set-wise reference checks), not the owner")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="legacy-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        figures = run(args.tasks, args.seed, workdir)
+        figures = run(args.tasks, args.seed, workdir, args.superuser)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
