@@ -3,7 +3,7 @@
 -- every access token and refresh token carries the generation it was issued in, so each one
 -- issued before stops at once (exact, whatever the clocks: no timestamps compared).
 -- The e-mails sent, per address and per caller, so the sending limit holds across API instances.
--- depends: 0013_own_roles
+-- depends: 0015_last_admin_lock
 
 SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '120s';
