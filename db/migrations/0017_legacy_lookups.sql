@@ -2,7 +2,7 @@
 -- and organizations are tenant tables under forced row-level security, and the importing owner
 -- is no superuser: "was this file imported already, under which slug?" and "which organization
 -- did the import into this slug create?" are asked before any organization can be named.
--- Each function answers only that; only the owner (a member of miyabi_definer) may call them.
+-- Each function answers only that, and only the owner may call them.
 -- depends: 0014_definer_role
 
 SET LOCAL lock_timeout = '10s';
@@ -29,3 +29,6 @@ ALTER FUNCTION legacy_import_of_source(text) OWNER TO miyabi_definer;
 ALTER FUNCTION legacy_import_of_slug(text) OWNER TO miyabi_definer;
 REVOKE ALL ON FUNCTION legacy_import_of_source(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION legacy_import_of_slug(text) FROM PUBLIC;
+-- The importer runs as the owner who applies the migrations; the API role has no use for them.
+GRANT EXECUTE ON FUNCTION legacy_import_of_source(text) TO CURRENT_USER;
+GRANT EXECUTE ON FUNCTION legacy_import_of_slug(text) TO CURRENT_USER;
