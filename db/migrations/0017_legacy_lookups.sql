@@ -2,8 +2,9 @@
 -- and organizations are tenant tables under forced row-level security, and the importing owner
 -- is no superuser: "was this file imported already, under which slug?" and "which organization
 -- did the import into this slug create?" are asked before any organization can be named.
--- Each function answers only that, and only the owner may call them.
--- depends: 0014_definer_role
+-- Each function answers only that, and only the owner may call them. It needs miyabi_definer
+-- (0014_definer_role); it follows 0016 to keep the migrations one chain.
+-- depends: 0016_credential_limits
 
 SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '120s';
