@@ -152,3 +152,15 @@ def test_a_deploy_killed_half_way_is_undone_by_the_next_command(
     assert killed.step_events("verify") == ["started", "interrupted"]
     assert killed.step_events("switch")[-1] == "undone"
     assert first.journal.unfinished() is None
+
+
+def test_the_socket_that_hands_over_the_port_is_private(stack_env, standin_source) -> None:
+    """Whoever can connect to the hand-off socket receives the listening port: only its owner."""
+    target = deployed(stack_env, standin_source)
+    run_dir = Path(stack_env["MIYABI_HOME"]) / "run"
+    handoff = run_dir / f"{target.current().id}.sock"
+    deadline = time.monotonic() + 10
+    while not handoff.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run_dir.stat().st_mode & 0o777 == 0o700
+    assert handoff.stat().st_mode & 0o777 == 0o600

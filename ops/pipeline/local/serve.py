@@ -21,6 +21,11 @@ import uvicorn
 
 
 def _hand_off(public: socket.socket, path: Path) -> None:
+    # Connecting to a Unix socket needs search rights on its folder: with the folder 0700 before
+    # the bind, nobody else can reach the socket even in the instant before its own chmod.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.stat().st_mode & 0o077:
+        path.parent.chmod(0o700)
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))

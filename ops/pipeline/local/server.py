@@ -73,7 +73,7 @@ class Server:
 
     def start(self, release: Release, gate: str = "ready", timeout: float = 60) -> Running:
         """Start `release` on the shared socket and wait until it answers `gate` (ready|live)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         public = self._public_socket()
         state = self.run_dir / f"{release.id}.json"
