@@ -77,7 +77,15 @@ class LiveServer:
     http: httpx.Client = field(repr=False)
 
     def token(self, to: str, subject_word: str) -> str:
-        return outbox_token(self.settings.outbox_dir, to, subject_word)
+        """The token of the newest such e-mail (sent after the answer, so it may take a moment)."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return outbox_token(self.settings.outbox_dir, to, subject_word)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def link(self, to: str, subject_word: str, path: str) -> str:
         return f"{self.url}{path}?token={self.token(to, subject_word)}"

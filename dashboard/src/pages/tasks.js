@@ -1,5 +1,5 @@
 // Tasks: the list (filter by status, agent and text; paged), a create form, one task's details.
-import { useState } from '../../vendor/hooks.js';
+import { useEffect, useRef, useState } from '../../vendor/hooks.js';
 import { api } from '../api.js';
 import { html } from '../html.js';
 import { Link } from '../router.js';
@@ -33,7 +33,9 @@ export function NewTaskForm({ agents, onCreated }) {
     onCreated(task);
   });
   const submit = (event) => { event.preventDefault(); action.run(); };
-  return html`<form class="card inline-form" onSubmit=${submit} aria-label="New task">
+  const formRef = useRef(null);
+  useEffect(() => { formRef.current.querySelector('input').focus(); }, []);  // opened: type the title
+  return html`<form class="card inline-form" ref=${formRef} onSubmit=${submit} aria-label="New task">
     <h2>New task</h2>
     <${Input} label="Title" required maxlength="1000" value=${form.title} onInput=${set('title')} />
     <${Field} label="Description">${(id) => html`<textarea id=${id} rows="3" value=${form.description}
