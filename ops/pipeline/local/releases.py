@@ -1,8 +1,10 @@
-"""Releases: immutable folders holding the app code and migrations of one commit.
+"""Releases: immutable folders holding the app code, migrations and dashboard of one commit.
 
 A clean tree is taken with `git archive` of HEAD; a tree with uncommitted changes under
-app/ or db/ is copied as it is and its commit marked `+dirty`, so what runs is always what
-the manifest says.
+app/, db/ or dashboard/ is copied as it is and its commit marked `+dirty`, so what runs is always
+what the manifest says. Each release serves its own copy of the dashboard (the settings' default
+folder is the release's `dashboard/`), so a rollback brings back the dashboard with the API; the
+manifest names it by the digest of its served files.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.migrate import expected_level
+from ops.dashboard.files import dashboard_digest
 from ops.pipeline.errors import SourceInvalid
 
-CONTENT = ("app", "db")
+REQUIRED = ("app", "db")
+CONTENT = (*REQUIRED, "dashboard")
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
@@ -35,6 +39,7 @@ class Release:
     schema_level: str
     sha256: str
     path: Path
+    dashboard: str = ""  # the dashboard_digest of its dashboard/ ("" for none)
 
     @property
     def migrations(self) -> Path:
@@ -46,7 +51,7 @@ def _git(source: Path, *argv: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def source_commit(source: Path) -> tuple[str, bool]:
-    """HEAD's sha of `source` and whether app/ or db/ differ from it (or 'none', True)."""
+    """HEAD's sha of `source` and whether app/, db/ or dashboard/ differ from it (or 'none', True)."""
     head = _git(source, "rev-parse", "HEAD")
     if head.returncode != 0:
         return "none", True
@@ -69,7 +74,7 @@ class Releases:
 
     def build(self, source: Path) -> Release:
         """Make a new release folder from `source` (a checkout holding app/ and db/)."""
-        missing = [name for name in CONTENT if not (source / name).is_dir()]
+        missing = [name for name in REQUIRED if not (source / name).is_dir()]
         if missing or not (source / "app" / "main.py").is_file():
             raise SourceInvalid(source, f"it has no {', '.join(missing) or 'app/main.py'}")
         commit, dirty = source_commit(source)
@@ -77,18 +82,20 @@ class Releases:
         release_id = f"{stamp:%Y%m%dT%H%M%S%f}"[:-3] + f"-{commit[:7]}"
         staging = self.folder / f".{release_id}.partial"
         staging.mkdir(parents=True)
+        present = [name for name in CONTENT if (source / name).is_dir()]
         if dirty:
-            for name in CONTENT:
+            for name in present:
                 shutil.copytree(source / name, staging / name, ignore=_IGNORED)
         else:
-            archive = _git(source, "archive", "--format=tar", commit, *CONTENT)
+            archive = _git(source, "archive", "--format=tar", commit, *present)
             with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
                 tar.extractall(staging, filter="data")
         shutil.copy2(SERVE_SCRIPT, staging / "serve.py")
         release = Release(release_id, commit + ("+dirty" if dirty else ""),
                           stamp.isoformat(timespec="seconds"),
                           expected_level(staging / "db" / "migrations"), _tree_digest(staging),
-                          self.folder / release_id)
+                          self.folder / release_id,
+                          dashboard_digest(staging / "dashboard") if (staging / "dashboard").is_dir() else "")
         manifest = {k: str(v) for k, v in asdict(release).items() if k != "path"}
         (staging / "RELEASE.json").write_text(json.dumps(manifest, indent=2))
         for path in staging.rglob("*"):

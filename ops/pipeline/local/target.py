@@ -140,7 +140,7 @@ class LocalTarget:
     def _build(self, context: Context) -> Context:
         release = self.releases.build(self.source)
         self.progress(f"release {release.id} (commit {release.commit[:12]})")
-        return {"release": release.id, "commit": release.commit}
+        return {"release": release.id, "commit": release.commit, "dashboard": release.dashboard}
 
     def _migrate(self, context: Context) -> Context:
         release = self._release(context["release"])
