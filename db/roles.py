@@ -15,5 +15,9 @@ BACKUP = "miyabi_backup"
 
 # The look-ups that may run with miyabi_definer's rights, and the tables it may read for them.
 DEFINER_FUNCTIONS = frozenset({"authenticate_api_key", "find_invitation",
-                               "legacy_import_of_source", "legacy_import_of_slug"})
-DEFINER_TABLES = frozenset({"users", "organizations", "api_keys", "invitations", "legacy_imports"})
+                               "legacy_import_of_source", "legacy_import_of_slug",
+                               # 0018_telegram_link: a chat's links, the bot's subscriptions, a code
+                               "telegram_chat_links", "telegram_subscriptions",
+                               "find_telegram_link_code"})
+DEFINER_TABLES = frozenset({"users", "organizations", "api_keys", "invitations", "legacy_imports",
+                            "telegram_chats", "telegram_link_codes", "memberships"})

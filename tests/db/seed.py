@@ -67,3 +67,5 @@ def _seed_legacy_tables(conn: psycopg.Connection, ids: dict[str, uuid.UUID]) -> 
                  (ids["org"], ids["user"]))
     conn.execute("insert into legacy_quarantine (organization_id, source_table, legacy_id, reason,"
                  " row_data) values (%s, 'tasks', '1', 'orphan', '{}')", (ids["org"],))
+    conn.execute("insert into telegram_link_codes (code_hash, organization_id, user_id, session_generation,"
+                 " expires_at) values (%s, %s, %s, 0, now())", (ids["org"].bytes, ids["org"], ids["user"]))
