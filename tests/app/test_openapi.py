@@ -8,7 +8,9 @@ from app.routes import ROUTERS
 
 PUBLIC = {"/api/health", "/api/health/ready", "/api/auth/register", "/api/auth/verify-email",
           "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/auth/forgot-password",
-          "/api/auth/reset-password"}
+          "/api/auth/reset-password",
+          # the browser session: the refresh token comes in its cookie, not as a bearer
+          "/api/auth/session", "/api/auth/session/refresh"}
 
 
 def test_every_route_is_documented_with_security(client):
