@@ -83,9 +83,12 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
 
 
-async def connection(pool: Pool) -> AsyncIterator[AsyncConnection]:
-    """One pooled connection in one transaction, committed when the route returns."""
-    async with pool.connection() as conn, conn.transaction():
+async def connection(request: Request, pool: Pool) -> AsyncIterator[AsyncConnection]:
+    """One pooled connection in one transaction, committed when the route returns.
+
+    503 `database_unavailable` within a second while the database is unreachable (app.availability).
+    """
+    async with request.app.state.database.connection(pool) as conn, conn.transaction():
         yield conn
 
 

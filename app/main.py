@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from app.availability import DatabaseAvailability
 from app.dashboard import dashboard_router
 from app.email import email_sender
 from app.errors import error_body, install_error_handlers
@@ -40,10 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jwt_secret = signing_secret(settings)
         app.state.email = email_sender(settings)
         app.state.pool = create_pool(settings)
+        app.state.database = DatabaseAvailability.of(app.state.pool)
         await app.state.pool.open(wait=settings.pool_min_size > 0)
         try:
             yield
         finally:
+            await app.state.database.close()
             await app.state.pool.close()
 
     app = FastAPI(title="Miyabi API", version=settings.release, description=DESCRIPTION,

@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import psycopg
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from app.deps import AppSettings, Pool
-from app.errors import error_body
+from app.errors import ApiError, error_body
 from db.migrate import BASE_LEVEL, load_migrations
 
 router = APIRouter(prefix="/api/health", tags=["health"])
@@ -37,11 +37,13 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="The database answers and the schema is at the expected level",
             responses={503: {"description": "Not ready, with the reason in the error shape"}})
-async def ready(pool: Pool, settings: AppSettings) -> JSONResponse:
+async def ready(request: Request, pool: Pool, settings: AppSettings) -> JSONResponse:
     known = migration_ids(settings.migrations_dir)
     try:
-        async with pool.connection(timeout=5) as conn:
+        async with request.app.state.database.connection(pool) as conn:
             rows = await (await conn.execute(APPLIED)).fetchall()
+    except ApiError as error:
+        return _not_ready(error.code, error.message)
     except (psycopg.Error, PoolTimeout) as error:
         return _not_ready("database_unavailable",
                           f"The database does not answer ({type(error).__name__}).")
