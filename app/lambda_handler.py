@@ -11,6 +11,13 @@ the application's lifespan is entered once, on an event loop that lives as long 
 (Mangum's own lifespan handling would open and close the pool on every invocation).
 A long poll keeps the instance busy while it waits; the limit on a user's open readers
 (`MIYABI_EVENTS_MAX_PER_USER`) is counted in the database, so it holds across instances.
+
+The API reaches the database through RDS Proxy (`MIYABI_DB_HOST`, the proxy's endpoint, replaces
+the secret's host); the migrate function keeps the secret's direct address (runbooks/
+infrastructure.md says why). Behind the proxy, LISTEN and session-level advisory locks would pin
+a database connection to each waiting instance, so a long poll here reads the feed every
+`MIYABI_EVENTS_POLL_MS` in short transactions and counts its user's readers with lease rows
+(`MIYABI_EVENTS_LISTEN=false`, app/realtime_polling.py).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from app.settings import Settings, load_settings
 # Names of environment variables (holding ARNs), not secrets.
 APP_SECRET = "APP_DB_SECRET_ARN"  # noqa: S105
 MASTER_SECRET = "MASTER_DB_SECRET_ARN"  # noqa: S105
+# The API function's database host when it differs from the secret's: the RDS Proxy endpoint.
+DB_HOST = "MIYABI_DB_HOST"
 
 
 def read_secret(arn: str, region: str | None = None) -> dict[str, Any]:
@@ -48,16 +57,21 @@ def database_url(secret: Mapping[str, Any]) -> str:
 
 
 def lambda_settings(env: Mapping[str, str]) -> Settings:
-    """The settings of a Lambda instance: the app role from its secret, a pool of one, no SSE.
+    """The settings of a Lambda instance: the app role from its secret, a pool of one, no SSE,
+    no LISTEN (the long poll polls: RDS Proxy would pin a LISTEN connection per instance).
 
     Mangum buffers a whole response before returning it, so an event stream could never reach
     the client: `/api/events/stream` answers 404 there, pointing at the long poll.
     """
     values = {**env, "MIYABI_POOL_MIN_SIZE": "0", "MIYABI_POOL_MAX_SIZE": "1",
-              "MIYABI_EVENTS_STREAM": "false",
+              "MIYABI_EVENTS_STREAM": "false", "MIYABI_EVENTS_LISTEN": "false",
               "MIYABI_LOG_JSON": env.get("MIYABI_LOG_JSON", "true")}
     if env.get(APP_SECRET):
-        values["MIYABI_APP_DATABASE_URL"] = database_url(read_secret(env[APP_SECRET], env.get("AWS_REGION")))
+        secret = read_secret(env[APP_SECRET], env.get("AWS_REGION"))
+        if env.get(DB_HOST):
+            secret = {**secret, "host": env[DB_HOST]}
+            values["MIYABI_DB_PROXY"] = "true"
+        values["MIYABI_APP_DATABASE_URL"] = database_url(secret)
     return load_settings(values)
 
 

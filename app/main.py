@@ -25,10 +25,13 @@ DESCRIPTION = "Miyabi: agents, tasks and the people who run them. Contract: docs
 
 def create_pool(settings: Settings) -> AsyncConnectionPool:
     """The pool of connections as the application role (opened by the lifespan)."""
+    # RDS Proxy refuses startup options (its init query sets the time zone instead), and a
+    # server-side prepared statement would pin the proxied connection to this client.
+    kwargs = ({"row_factory": dict_row, "prepare_threshold": None} if settings.db_proxy
+              else {"row_factory": dict_row, "options": "-c timezone=UTC"})
     return AsyncConnectionPool(app_url(settings), min_size=settings.pool_min_size,
                                max_size=settings.pool_max_size, timeout=settings.pool_timeout_seconds,
-                               kwargs={"row_factory": dict_row, "options": "-c timezone=UTC"},
-                               open=False, name="miyabi-api")
+                               kwargs=kwargs, open=False, name="miyabi-api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     events_max_per_user: int = Field(5, ge=1, le=100, validation_alias="MIYABI_EVENTS_MAX_PER_USER")
     # False where the runtime buffers whole responses (Lambda): /api/events/stream answers 404.
     events_stream: bool = Field(True, validation_alias="MIYABI_EVENTS_STREAM")
+    # False behind RDS Proxy (Lambda), where LISTEN and session advisory locks pin connections:
+    # waiting readers poll the feed every MIYABI_EVENTS_POLL_MS and hold lease rows instead.
+    events_listen: bool = Field(True, validation_alias="MIYABI_EVENTS_LISTEN")
+    events_poll_ms: int = Field(300, ge=50, le=5000, validation_alias="MIYABI_EVENTS_POLL_MS")
+    # The API reaches PostgreSQL through RDS Proxy: no startup options, no prepared statements.
+    db_proxy: bool = Field(False, validation_alias="MIYABI_DB_PROXY")
     # The web dashboard's static files, served at `/` (absent folder: no dashboard served).
     dashboard_dir: Path = Field(REPOSITORY_ROOT / "dashboard", validation_alias="MIYABI_DASHBOARD_DIR")
 

@@ -8,6 +8,10 @@ stops receiving within that time; a long poll is authorized once, for at most MA
 
 Each user has at most `MIYABI_EVENTS_MAX_PER_USER` open streams and waiting long polls across
 every process and Lambda instance; one more answers 429.
+
+Where LISTEN would pin a connection (AWS Lambda behind RDS Proxy, `MIYABI_EVENTS_LISTEN=false`),
+a waiting request polls the feed in short transactions instead and holds a lease row, not an
+advisory lock, for its place among its user's readers (app/realtime_polling.py).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from starlette.types import Receive, Scope, Send
 from app.deps import Caller, Pool, authenticated, bearer, tenant_caller
 from app.errors import ApiError, forbidden
 from app.realtime import PAGE, VIEW_KINDS, EventListener, Reader, ReadOrganization, TooManyReaders
+from app.realtime_polling import EventPoller, PollingReader
 from db.local import app_url
+
+AnyReader = Reader | PollingReader
 
 
 def organization_reader(app: FastAPI) -> ReadOrganization:
@@ -43,10 +50,16 @@ def organization_reader(app: FastAPI) -> ReadOrganization:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # The listener connects on the first waiting request; it stops with the application.
+    # The listener connects on the first waiting request; it stops with the application. Where a
+    # LISTEN connection would be pinned by RDS Proxy, readers poll the feed instead.
     settings = app.state.settings
-    app.state.event_listener = EventListener(app_url(settings), organization_reader(app),
-                                             settings.events_max_per_user)
+    read = organization_reader(app)
+    app.state.event_listener = (
+        EventListener(app_url(settings), read, settings.events_max_per_user)
+        if settings.events_listen else
+        EventPoller(lambda: app.state.pool.connection(), read, settings.events_max_per_user,
+                    settings.events_poll_ms / 1000)
+    )
     try:
         yield
     finally:
@@ -117,9 +130,9 @@ class Feed:
                                                     "kinds": sorted(self.kinds),
                                                     "limit": limit})).fetchall()
 
-    async def open_reader(self, after: int) -> Reader:
+    async def open_reader(self, after: int) -> AnyReader:
         """Wait as a reader of the listener, holding one of the caller's slots (else 429)."""
-        listener: EventListener = self.request.app.state.event_listener
+        listener: EventListener | EventPoller = self.request.app.state.event_listener
         try:
             return await listener.open_reader(self.caller.organization_id, self.caller.user_id,
                                               self.kinds, after)
@@ -167,7 +180,7 @@ def sse(row: dict) -> str:
 class EventStream(StreamingResponse):
     """An SSE response that closes its reader however the stream ends, even before it starts."""
 
-    def __init__(self, content: AsyncIterator[str], reader: Reader) -> None:
+    def __init__(self, content: AsyncIterator[str], reader: AnyReader) -> None:
         super().__init__(content, media_type="text/event-stream",
                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.reader = reader
