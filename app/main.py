@@ -13,6 +13,7 @@ from app.availability import DatabaseAvailability
 from app.dashboard import dashboard_router
 from app.email import email_sender
 from app.errors import error_body, install_error_handlers
+from app.errors_tracking import init_error_tracking
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.routes import ROUTERS
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A Miyabi API application for `settings` (the process settings when omitted)."""
     settings = settings or get_settings()
     configure_logging(settings.log_json)
+    init_error_tracking(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     release: str = Field("dev", validation_alias="MIYABI_RELEASE")
     backup_retention: int = Field(10, ge=1, validation_alias="MIYABI_BACKUP_RETENTION")
     log_json: bool = Field(False, validation_alias="MIYABI_LOG_JSON")
+    # Unhandled errors go to Sentry when set (the `sentry` extra; app/errors_tracking.py).
+    sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="MIYABI_MAX_BODY_BYTES")
     login_max_failures_per_client: int = Field(20, ge=1,
                                                validation_alias="MIYABI_LOGIN_MAX_FAILURES_PER_CLIENT")
