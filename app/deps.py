@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.errors import ApiError, bad_request, forbidden, not_found, unauthorized, unprocessable
 from app.security import InvalidToken, access_grant, digest, looks_like_jwt
 from app.settings import Settings
+from app.telegram_auth import chat_caller
 
 SET_TENANT = "select set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)"
 
@@ -66,6 +67,7 @@ class Caller:
     organization_id: uuid.UUID | None = None
     permissions: frozenset[str] = frozenset()
     session: int | None = None  # an access token's session generation; None for an API key
+    telegram_chat_id: int | None = None  # the linked chat the bot acts for (app/telegram_auth.py)
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -105,6 +107,9 @@ async def authenticated(request: Request, conn: Connection,
     `user_caller`, in the query each runs first anyway; every route reaches the caller
     through one of them.
     """
+    if credentials is None and (chat := await chat_caller(request, conn)) is not None:
+        return Caller(user_id=chat.user_id, organization_id=chat.organization_id,
+                      telegram_chat_id=chat.chat_id)
     if credentials is None or not credentials.credentials:
         raise unauthorized("Send `Authorization: Bearer <token or API key>`.")
     token = credentials.credentials
@@ -197,7 +202,12 @@ TenantConn = Annotated[AsyncConnection, Depends(tenant_connection)]
 
 
 async def user_caller(request: Request, caller: Authenticated, conn: Connection) -> Caller:
-    """The caller outside any organization (`app.user_id` only); 401 if the account is gone."""
+    """The caller outside any organization (`app.user_id` only); 401 if the account is gone.
+
+    The bot acts inside the organizations a chat is linked in only: 403 `person_required` here.
+    """
+    if caller.telegram_chat_id is not None:
+        raise person_required()
     row = await (await conn.execute(
         SET_TENANT + ", exists(select 1 from users where id = %s and is_active) as active"
         + CURRENT_SESSION, ("", str(caller.user_id), caller.user_id, caller.user_id))).fetchone()
@@ -243,7 +253,7 @@ async def tenant_person(caller: TenantCaller) -> Caller:
 
     Keys run unattended; who may act, hold and grant stays with people.
     """
-    if caller.api_key_id is not None:
+    if caller.api_key_id is not None or caller.telegram_chat_id is not None:
         raise person_required()
     return caller
 

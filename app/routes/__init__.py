@@ -17,6 +17,7 @@ from app.routes import (
     status,
     tasks,
     teams,
+    telegram,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     status.router,
     events.router,
     audit_log.router,
+    telegram.router,
 )

@@ -11,6 +11,8 @@ PUBLIC = {"/api/health", "/api/health/ready", "/api/auth/register", "/api/auth/v
           "/api/auth/reset-password",
           # the browser session: the refresh token comes in its cookie, not as a bearer
           "/api/auth/session", "/api/auth/session/refresh"}
+# the Telegram bot's own endpoints: its secret, not a person's bearer
+BOT_ONLY = {"/api/telegram/link", "/api/telegram/subscriptions"}
 
 
 def test_every_route_is_documented_with_security(client):
@@ -25,5 +27,7 @@ def test_every_route_is_documented_with_security(client):
             operation = document["paths"][route.path_format][method.lower()]
             if route.path_format in PUBLIC:
                 assert "security" not in operation, route.path_format
+            elif route.path_format in BOT_ONLY:
+                assert operation["security"] == [{"bot": []}], (method, route.path_format)
             else:
                 assert operation["security"] == [{"bearer": []}], (method, route.path_format)
