@@ -63,7 +63,9 @@ def lambda_settings(env: Mapping[str, str]) -> Settings:
     Mangum buffers a whole response before returning it, so an event stream could never reach
     the client: `/api/events/stream` answers 404 there, pointing at the long poll.
     """
-    values = {**env, "MIYABI_POOL_MIN_SIZE": "0", "MIYABI_POOL_MAX_SIZE": "1",
+    # The pool's size is the infrastructure's to say (its connection budget counts it); one.
+    values = {**env, "MIYABI_POOL_MIN_SIZE": "0",
+              "MIYABI_POOL_MAX_SIZE": env.get("MIYABI_POOL_MAX_SIZE", "1"),
               "MIYABI_EVENTS_STREAM": "false", "MIYABI_EVENTS_LISTEN": "false",
               "MIYABI_LOG_JSON": env.get("MIYABI_LOG_JSON", "true")}
     if env.get(APP_SECRET):
@@ -115,13 +117,16 @@ def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     """Bring the schema to the code's level (or back to `event["to"]`) as the owner.
 
     The pipeline invokes it with `{"miyabi": "migrate"}` or `{"miyabi": "migrate", "to": LEVEL}`
-    and reads `{"applied" | "rolled_back": [...], "level": ...}` back.
+    and reads `{"applied" | "rolled_back": [...], "level": ..., "level_before": ...}` back (a
+    deploy rolls the schema back to `level_before`).
     """
+    from app.errors_tracking import init_error_tracking
     from db import local
     from db.migrate import apply, current_level, rollback
 
     env = os.environ
     settings = load_settings(env)
+    init_error_tracking(settings, "migrate")
     app_secret = read_secret(env[APP_SECRET], env.get("AWS_REGION")) if env.get(APP_SECRET) else None
     if env.get(MASTER_SECRET):
         # RDS's managed master secret holds only the credentials; the address is the app secret's.
@@ -130,12 +135,15 @@ def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     else:
         owner_url = local.admin_url(settings)
     target = (event or {}).get("to")
+    before = current_level(owner_url, settings.migrations_dir)
     if target:
         undone = rollback(owner_url, settings.migrations_dir, to=str(target))
-        return {"rolled_back": undone, "level": current_level(owner_url, settings.migrations_dir)}
+        return {"rolled_back": undone, "level": current_level(owner_url, settings.migrations_dir),
+                "level_before": before}
     applied = apply(owner_url, settings.migrations_dir, app_role=settings.app_role)
     if app_secret is not None:
         local.provision_app_role(owner_url, app_secret["username"], app_secret["password"])
     else:
         local.provision_local_app_role(settings, owner_url)
-    return {"applied": applied, "level": current_level(owner_url, settings.migrations_dir)}
+    return {"applied": applied, "level": current_level(owner_url, settings.migrations_dir),
+            "level_before": before}

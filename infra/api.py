@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.capacity_tables import CONNECTIONS_PER_INSTANCE
 from infra.policy_documents import assume_role_policy
 
 ALIAS = "live"
@@ -31,6 +32,13 @@ class ApiArgs:
     package_path: str
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    # The migrate function's own group: the only Lambda that reaches PostgreSQL directly.
+    migrate_security_group_id: pulumi.Input[str]
+    # The API's database host: the RDS Proxy endpoint (the secret's host is the instance's).
+    db_host: pulumi.Input[str]
+    # At most this many API instances at once, each with CONNECTIONS_PER_INSTANCE connections:
+    # the connection budget that infra.plan checks against what the proxy may open.
+    reserved_concurrency: int
     app_secret_arn: pulumi.Input[str]
     master_secret_arn: pulumi.Input[str]
     memory_mb: int
@@ -56,14 +64,17 @@ class Api(pulumi.ComponentResource):
             "api", API_HANDLER,
             {"APP_DB_SECRET_ARN": args.app_secret_arn,
              "MIYABI_JWT_SECRET_ARN": self.jwt_secret.arn,
-             "MIYABI_PUBLIC_URL": args.public_url,
+             "MIYABI_PUBLIC_URL": args.public_url, "MIYABI_DB_HOST": args.db_host,
+             "MIYABI_POOL_MAX_SIZE": str(CONNECTIONS_PER_INSTANCE),
              "MIYABI_EMAIL_BACKEND": "ses", "MIYABI_LOG_JSON": "true"},
             secrets=[args.app_secret_arn, self.jwt_secret.arn], send_email=True,
+            security_group_id=args.security_group_id, reserved_concurrency=args.reserved_concurrency,
         )
         self.migrate_function = self._function(
             "migrate", MIGRATE_HANDLER,
             {"APP_DB_SECRET_ARN": args.app_secret_arn, "MASTER_DB_SECRET_ARN": args.master_secret_arn},
             secrets=[args.app_secret_arn, args.master_secret_arn],
+            security_group_id=args.migrate_security_group_id,
         )
         self.alias = aws.lambda_.Alias(
             f"{name}-{ALIAS}", name=ALIAS, function_name=self.function.name,
@@ -94,7 +105,8 @@ class Api(pulumi.ComponentResource):
 
     def _function(
         self, role: str, handler: str, env: dict[str, pulumi.Input[str]],
-        secrets: list[pulumi.Input[str]], send_email: bool = False,
+        secrets: list[pulumi.Input[str]], security_group_id: pulumi.Input[str],
+        send_email: bool = False, reserved_concurrency: int = -1,
     ) -> aws.lambda_.Function:
         args, child = self._args, pulumi.ResourceOptions(parent=self)
         function_name = f"{args.prefix}-{role}"
@@ -113,7 +125,8 @@ class Api(pulumi.ComponentResource):
             function_name, name=function_name, runtime=RUNTIME, handler=handler,
             role=execution_role.arn, code=pulumi.FileArchive(args.package_path),
             memory_size=args.memory_mb, timeout=args.timeout_seconds, publish=True,
-            vpc_config={"subnet_ids": args.subnet_ids, "security_group_ids": [args.security_group_id]},
+            vpc_config={"subnet_ids": args.subnet_ids, "security_group_ids": [security_group_id]},
+            reserved_concurrent_executions=reserved_concurrency,
             environment={"variables": {"MIYABI_STACK": args.stack, **env}},
             logging_config={"log_format": "JSON", "log_group": logs.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),

@@ -58,6 +58,10 @@ class StackConfig:
     lambda_package: str = "build/lambda.zip"
     lambda_memory_mb: int = 512
     lambda_timeout_seconds: int = 29
+    # The connection budget (infra.plan's policy, runbooks/rds-operations.md "Growing"): at most
+    # this many API instances at once, and the share of max_connections the proxy may open.
+    api_reserved_concurrency: int = 10
+    proxy_max_connections_percent: int = 50
     log_retention_days: int = 30
     alert_email: str = ""
     alarm_lambda_errors_per_minute: int = 5
@@ -226,6 +230,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "lambda_memory_mb": _between(128, 10240),
     # An HTTP API gives up on an integration after 30 seconds.
     "lambda_timeout_seconds": _between(1, 29),
+    # An account's functions may reserve all but 100 of its concurrency (1,000 by default).
+    "api_reserved_concurrency": _between(1, 900),
+    "proxy_max_connections_percent": _between(1, 100),
     "log_retention_days": _one_of(_LOG_RETENTION_DAYS, "CloudWatch's retention values"),
     "alarm_lambda_errors_per_minute": _between(1, 10_000),
     "alarm_api_p95_latency_ms": _between(1, 30_000),

@@ -1,4 +1,5 @@
-"""The database box: RDS PostgreSQL in the private subnets, its secrets and parameters."""
+"""The database box: RDS PostgreSQL in the private subnets, its secrets and parameters, and the
+RDS Proxy in front of it that the API function reaches it through."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ DB_NAME = "miyabi"
 MASTER_USER = "miyabi_admin"
 APP_USER = "miyabi_app"
 _MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+# RDS Proxy refuses startup options, so the API's session settings come from the proxy: every
+# database connection it opens runs this first (app/main.py leaves `options` out behind it).
+PROXY_INIT_QUERY = "SET timezone TO 'UTC'"
 
 
 @dataclass
@@ -28,6 +32,9 @@ class DatabaseArgs:
     final_snapshot: bool
     performance_insights: bool
     monitoring_interval_seconds: int
+    proxy_security_group_id: pulumi.Input[str]
+    # The share of the database's max_connections the proxy may open (the connection budget).
+    proxy_max_connections_percent: int
 
 
 class Database(pulumi.ComponentResource):
@@ -71,8 +78,10 @@ class Database(pulumi.ComponentResource):
         )
         self.master_secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.app_secret = self._app_secret(name)
+        self.proxy = self._proxy(name, args)
         self.register_outputs({
             "endpoint": self.instance.endpoint,
+            "proxy_endpoint": self.proxy.endpoint,
             "master_secret_arn": self.master_secret_arn,
             "app_secret_arn": self.app_secret.arn,
         })
@@ -110,3 +119,41 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
         )
         return secret
+
+    def _proxy(self, name: str, args: DatabaseArgs) -> aws.rds.Proxy:
+        """RDS Proxy for the API: TLS from the client, the app role's secret, private subnets."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-proxy", assume_role_policy=assume_role_policy("rds.amazonaws.com"), opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-proxy", role=role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [self.app_secret.arn],
+            }]}),
+            opts=child,
+        )
+        proxy = aws.rds.Proxy(
+            name, name=name, engine_family="POSTGRESQL", role_arn=role.arn, require_tls=True,
+            vpc_subnet_ids=args.subnet_ids, vpc_security_group_ids=[args.proxy_security_group_id],
+            auths=[{"auth_scheme": "SECRETS", "secret_arn": self.app_secret.arn,
+                    "iam_auth": "DISABLED", "client_password_auth_type": "POSTGRES_SCRAM_SHA_256"}],
+            # Longer than a long poll's wait and a Lambda instance's idle life between requests.
+            idle_client_timeout=1800, debug_logging=False, opts=child,
+        )
+        group = aws.rds.ProxyDefaultTargetGroup(
+            name, db_proxy_name=proxy.name,
+            connection_pool_config={
+                "max_connections_percent": args.proxy_max_connections_percent,
+                "max_idle_connections_percent": max(1, args.proxy_max_connections_percent // 2),
+                "connection_borrow_timeout": 10,
+                "init_query": PROXY_INIT_QUERY,
+            },
+            opts=child,
+        )
+        aws.rds.ProxyTarget(
+            name, db_proxy_name=proxy.name, target_group_name=group.name,
+            db_instance_identifier=self.instance.identifier, opts=child,
+        )
+        return proxy

@@ -64,6 +64,10 @@ def _rds(region: str, name: str, inputs: dict) -> dict:
     }
 
 
+def _proxy(region: str, name: str, inputs: dict) -> dict:
+    return {"endpoint": f"{name}.proxy-mock.{region}.rds.amazonaws.com"}
+
+
 def _bucket(region: str, name: str, inputs: dict) -> dict:
     return {"bucket": name, "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
 
@@ -90,6 +94,7 @@ _CALLS: dict[str, Callable[[dict], dict]] = {
 
 _COMPUTED: dict[str, Callable[[str, str, dict], dict]] = {
     "aws:rds/instance:Instance": _rds,
+    "aws:rds/proxy:Proxy": _proxy,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:apigatewayv2/api:Api": _http_api,
     "aws:lambda/function:Function": _function,

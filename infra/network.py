@@ -22,7 +22,7 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Private subnets for RDS and Lambda; PostgreSQL reachable from the Lambda group only."""
+    """Private subnets for RDS and Lambda; PostgreSQL reachable from the proxy and migrate groups."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("miyabi:infra:Network", name, None, opts)
@@ -43,13 +43,16 @@ class Network(pulumi.ComponentResource):
         if args.nat_gateway:
             public_blocks = [str(b) for b in blocks[len(args.zones) : 2 * len(args.zones)]]
             self._nat(args.zones, public_blocks)
-        self.lambda_sg, self.db_sg, self.endpoint_sg = self._security_groups(args.nat_gateway)
+        (self.lambda_sg, self.db_sg, self.endpoint_sg, self.proxy_sg,
+         self.migrate_sg) = self._security_groups(args.nat_gateway)
         self.endpoints = [self._endpoint(service, args.region) for service in args.endpoint_services]
         self.register_outputs({
             "vpc_id": self.vpc.id,
             "private_subnet_ids": [s.id for s in self.private_subnets],
             "lambda_security_group_id": self.lambda_sg.id,
             "db_security_group_id": self.db_sg.id,
+            "proxy_security_group_id": self.proxy_sg.id,
+            "migrate_security_group_id": self.migrate_sg.id,
         })
 
     @property
@@ -91,6 +94,7 @@ class Network(pulumi.ComponentResource):
         )
 
     def _security_groups(self, nat_gateway: bool) -> tuple[aws.ec2.SecurityGroup, ...]:
+        """API function → proxy → database; the migrate function → database directly."""
         child = pulumi.ResourceOptions(parent=self)
         groups = tuple(
             aws.ec2.SecurityGroup(
@@ -99,23 +103,29 @@ class Network(pulumi.ComponentResource):
             )
             for role, description in (
                 ("lambda", "Miyabi Lambda functions"),
-                ("db", "Miyabi PostgreSQL, reachable from the Lambda group only"),
+                ("db", "Miyabi PostgreSQL, reachable from the proxy and migrate groups only"),
                 ("endpoints", "VPC interface endpoints, HTTPS from the Lambda group"),
+                ("proxy", "Miyabi RDS Proxy, reachable from the API function only"),
+                ("migrate", "Miyabi migrate function, the only direct client of PostgreSQL"),
             )
         )
-        lambda_sg, db_sg, endpoint_sg = groups
-        self._allow(f"{self._prefix}-db-from-lambda", db_sg, lambda_sg, POSTGRES_PORT)
+        lambda_sg, db_sg, endpoint_sg, proxy_sg, migrate_sg = groups
+        self._allow(f"{self._prefix}-proxy-from-lambda", proxy_sg, lambda_sg, POSTGRES_PORT)
+        self._allow(f"{self._prefix}-db-from-proxy", db_sg, proxy_sg, POSTGRES_PORT)
+        self._allow(f"{self._prefix}-db-from-migrate", db_sg, migrate_sg, POSTGRES_PORT)
         self._allow(f"{self._prefix}-endpoints-from-lambda", endpoint_sg, lambda_sg, HTTPS_PORT)
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._prefix}-lambda-to-db", security_group_id=lambda_sg.id, ip_protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
-            referenced_security_group_id=db_sg.id, opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._prefix}-lambda-to-endpoints", security_group_id=lambda_sg.id,
-            ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-            referenced_security_group_id=endpoint_sg.id, opts=child,
-        )
+        self._allow(f"{self._prefix}-endpoints-from-migrate", endpoint_sg, migrate_sg, HTTPS_PORT)
+        for name, source, target, port in (
+            ("lambda-to-proxy", lambda_sg, proxy_sg, POSTGRES_PORT),
+            ("lambda-to-endpoints", lambda_sg, endpoint_sg, HTTPS_PORT),
+            ("proxy-to-db", proxy_sg, db_sg, POSTGRES_PORT),
+            ("migrate-to-db", migrate_sg, db_sg, POSTGRES_PORT),
+            ("migrate-to-endpoints", migrate_sg, endpoint_sg, HTTPS_PORT),
+        ):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{self._prefix}-{name}", security_group_id=source.id, ip_protocol="tcp",
+                from_port=port, to_port=port, referenced_security_group_id=target.id, opts=child,
+            )
         if nat_gateway:
             aws.vpc.SecurityGroupEgressRule(
                 f"{self._prefix}-lambda-https-out", security_group_id=lambda_sg.id,

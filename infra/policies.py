@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.capacity_tables import UnknownInstanceClass, instance_class, proxy_connections
 from infra.config import PROJECT
 from infra.mocks import PlannedResource
 
@@ -33,6 +34,11 @@ PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 FUNCTION = "aws:lambda/function:Function"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+PROXY = "aws:rds/proxy:Proxy"
+PROXY_GROUP = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
+# What the proxy's share must leave of max_connections: the migrate function's direct connection,
+# an operator's psql and RDS's reserved superuser slots.
+DIRECT_HEADROOM = 5
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,57 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def rds_proxy_tls(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    proxies = _of_type(resources, PROXY)
+    bad = [f"{r.name}: {problem}" for r in proxies for problem, broken in (
+        ("does not require TLS", r.inputs.get("requireTls") is not True),
+        ("is reachable from outside the VPC's private subnets", not r.inputs.get("vpcSubnetIds")),
+        ("does not authenticate with a Secrets Manager secret",
+         not any(a.get("authScheme") == "SECRETS" and a.get("secretArn")
+                 for a in r.inputs.get("auths") or [])),
+    ) if broken]
+    return _verdict("rds-proxy-tls", proxies, bad, "RDS Proxy requires TLS and a secret's credentials")
+
+
+def connection_budget(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    """Reserved concurrency × connections per instance of the proxy's clients fit its share."""
+    name, proxies = "connection-budget", _of_type(resources, PROXY)
+    instances, groups = _of_type(resources, RDS), _of_type(resources, PROXY_GROUP)
+    if not proxies or not instances or not groups:
+        return _verdict(name, [], [], "")
+    try:
+        figures = instance_class(str(instances[0].inputs.get("instanceClass")))
+    except UnknownInstanceClass as error:
+        return PolicyResult(name, False, f"no max_connections figure for {error} "
+                                         "(infra/capacity_tables.py)")
+    percent = int((groups[0].inputs.get("connectionPoolConfig") or {}).get("maxConnectionsPercent", 100))
+    allowed = proxy_connections(figures, percent)
+    clients = [f for f in _of_type(resources, FUNCTION) if "MIYABI_DB_HOST" in _environment(f)]
+    bad = [f"{f.name} has no reserved concurrency: nothing bounds its connections"
+           for f in clients if int(f.inputs.get("reservedConcurrentExecutions", -1)) < 1]
+    if not clients:
+        bad.append("no function reaches the database through the proxy (MIYABI_DB_HOST)")
+    demand = sum(int(f.inputs.get("reservedConcurrentExecutions", 0)) *
+                 int(_environment(f).get("MIYABI_POOL_MAX_SIZE", 1)) for f in clients)
+    budget = (f"{percent}% of {figures.max_connections}, the default max_connections of "
+              f"{figures.name}")
+    if demand > allowed:
+        parts = " + ".join(f"{f.name} {f.inputs.get('reservedConcurrentExecutions')} × "
+                           f"{_environment(f).get('MIYABI_POOL_MAX_SIZE', 1)}" for f in clients)
+        bad.append(f"reserved concurrency × connections per instance ({parts}) = {demand} exceeds "
+                   f"the {allowed} connections RDS Proxy may open ({budget})")
+    if figures.max_connections - allowed < DIRECT_HEADROOM:
+        bad.append(f"the proxy's {percent}% leaves {figures.max_connections - allowed} of "
+                   f"{figures.max_connections} connections on {figures.name} for the migrate "
+                   f"function and operators (at least {DIRECT_HEADROOM})")
+    return _verdict(name, proxies, bad, f"at most {demand} connections through the proxy, which "
+                                        f"may open {allowed} ({budget})")
+
+
+def _environment(function: PlannedResource) -> dict[str, Any]:
+    return ((function.inputs.get("environment") or {}).get("variables")) or {}
+
+
 POLICIES: list[Policy] = [
     rds_not_public,
     rds_encrypted,
@@ -227,4 +284,6 @@ POLICIES: list[Policy] = [
     cloudfront_https_oac,
     alarms_present,
     no_iam_star,
+    rds_proxy_tls,
+    connection_budget,
 ]

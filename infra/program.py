@@ -32,6 +32,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         final_snapshot=config.db_final_snapshot,
         performance_insights=config.db_performance_insights,
         monitoring_interval_seconds=config.db_monitoring_interval_seconds,
+        proxy_security_group_id=network.proxy_sg.id,
+        proxy_max_connections_percent=config.proxy_max_connections_percent,
     ))
     # The e-mail links point at the dashboard, whose distribution routes /api/* to the API. No
     # cycle among the resources: the distribution needs only the HTTP API's endpoint, and the
@@ -41,6 +43,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
     api = Api(prefix, ApiArgs(
         prefix=prefix, stack=config.stack, package_path=str(package_path(config)),
         subnet_ids=network.private_subnet_ids, security_group_id=network.lambda_sg.id,
+        migrate_security_group_id=network.migrate_sg.id, db_host=database.proxy.endpoint,
+        reserved_concurrency=config.api_reserved_concurrency,
         app_secret_arn=database.app_secret.arn, master_secret_arn=database.master_secret_arn,
         memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds,
         log_retention_days=config.log_retention_days, public_url=public_url,
@@ -69,6 +73,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         "migrate_function_name": api.migrate_function.name,
         "db_instance_id": database.instance.identifier,
         "db_endpoint": database.instance.endpoint,
+        "db_proxy_endpoint": database.proxy.endpoint,
         "db_master_secret_arn": database.master_secret_arn,
         "app_db_secret_arn": database.app_secret.arn,
         "journal_bucket": journal.bucket.bucket,

@@ -19,6 +19,10 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
         "skipFinalSnapshot", "performanceInsightsEnabled", "monitoringInterval",
     ),
     "aws:rds/parameterGroup:ParameterGroup": ("family",),
+    "aws:rds/proxy:Proxy": ("engineFamily", "requireTls", "idleClientTimeout"),
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": (
+        "connectionPoolConfig.maxConnectionsPercent", "connectionPoolConfig.initQuery",
+    ),
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
     "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
@@ -30,7 +34,8 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "aws:lambda/function:Function": (
         "runtime", "handler", "memorySize", "timeout", "code",
-        "environment.variables.MIYABI_PUBLIC_URL",
+        "environment.variables.MIYABI_PUBLIC_URL", "environment.variables.MIYABI_DB_HOST",
+        "reservedConcurrentExecutions",
     ),
     "aws:lambda/alias:Alias": ("name", "functionVersion"),
     "aws:apigatewayv2/api:Api": ("protocolType",),

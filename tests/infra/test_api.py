@@ -19,8 +19,12 @@ def test_api_and_migrate_functions_share_the_package(prod: Plan) -> None:
         assert inputs["publish"] is True
         assert inputs["code"]["archive"].endswith("build/lambda.zip")
         assert len(inputs["vpcConfig"]["subnetIds"]) == 2
-        assert inputs["vpcConfig"]["securityGroupIds"] == ["miyabi-prod-lambda-mock-id"]
         assert inputs["memorySize"] == 1024
+    # The API reaches PostgreSQL through the proxy; the migrate function, in a group of its own,
+    # directly.
+    assert functions["miyabi-prod-api"]["vpcConfig"]["securityGroupIds"] == ["miyabi-prod-lambda-mock-id"]
+    assert functions["miyabi-prod-migrate"]["vpcConfig"]["securityGroupIds"] == [
+        "miyabi-prod-migrate-mock-id"]
 
 
 def test_live_alias_points_at_the_published_version(prod: Plan) -> None:

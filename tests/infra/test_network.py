@@ -31,14 +31,31 @@ def test_a_nat_brings_public_subnets_and_a_default_route(plan_with) -> None:
     assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0"
 
 
-def test_postgres_accepts_5432_from_the_lambda_group_only(prod: Plan) -> None:
-    into_db = [r for r in of_type(prod, INGRESS)
-               if r.inputs["securityGroupId"] == SG_ID.format("miyabi-prod-db")]
-    assert len(into_db) == 1
-    rule = into_db[0].inputs
-    assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (5432, 5432, "tcp")
-    assert rule["referencedSecurityGroupId"] == SG_ID.format("miyabi-prod-lambda")
-    assert "cidrIpv4" not in rule
+def _into(plan: Plan, group: str) -> dict[str, tuple]:
+    rules = [r.inputs for r in of_type(plan, INGRESS) if r.inputs["securityGroupId"] == SG_ID.format(group)]
+    assert all("cidrIpv4" not in rule for rule in rules)
+    return {rule["referencedSecurityGroupId"]: (rule["fromPort"], rule["toPort"], rule["ipProtocol"])
+            for rule in rules}
+
+
+def test_postgres_accepts_5432_from_the_proxy_and_the_migrate_function_only(prod: Plan) -> None:
+    assert _into(prod, "miyabi-prod-db") == {
+        SG_ID.format("miyabi-prod-proxy"): (5432, 5432, "tcp"),
+        SG_ID.format("miyabi-prod-migrate"): (5432, 5432, "tcp"),
+    }
+
+
+def test_the_proxy_accepts_5432_from_the_api_function_only(prod: Plan) -> None:
+    assert _into(prod, "miyabi-prod-proxy") == {SG_ID.format("miyabi-prod-lambda"): (5432, 5432, "tcp")}
+
+
+def test_the_api_function_may_not_reach_postgres_directly(prod: Plan) -> None:
+    egress = [r.inputs for r in of_type(prod, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+              if r.inputs["securityGroupId"] == SG_ID.format("miyabi-prod-lambda")]
+    targets = {(rule.get("referencedSecurityGroupId") or rule.get("cidrIpv4"), rule["fromPort"])
+               for rule in egress}
+    assert (SG_ID.format("miyabi-prod-proxy"), 5432) in targets
+    assert not any(port == 5432 and target != SG_ID.format("miyabi-prod-proxy") for target, port in targets)
 
 
 def test_interface_endpoints_for_the_services_the_lambda_calls(prod: Plan) -> None:

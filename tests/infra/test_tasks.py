@@ -9,6 +9,7 @@ import pytest
 from invoke import Context
 from invoke.exceptions import Exit
 
+from infra.policies import POLICIES
 from ops.tasks import infra as infra_tasks
 
 
@@ -24,7 +25,7 @@ def test_collection_exposes_the_infra_tasks() -> None:
 def test_plan_json_prints_one_object(capsys: pytest.CaptureFixture[str]) -> None:
     infra_tasks.plan.body(Context(), stack="prod", json=True)
     document = json.loads(capsys.readouterr().out)
-    assert document["stack"] == "prod" and len(document["policies"]) == 10
+    assert document["stack"] == "prod" and len(document["policies"]) == len(POLICIES)
 
 
 def test_plan_of_an_unknown_stack_exits_with_the_reason() -> None:
