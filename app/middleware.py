@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,10 +53,27 @@ class RequestContextMiddleware:
                                       "Something went wrong on our side; it is logged.")
             await response(scope, receive, send_with_id)
         finally:
-            logger.info("%s %s %s", scope["method"], scope["path"], state["status"], extra={
-                "fields": {"method": scope["method"], "path": scope["path"], "status": state["status"],
-                           "ms": round((time.perf_counter() - started) * 1000, 2)}})
+            fields = request_fields(scope, state["status"], time.perf_counter() - started)
+            logger.info("%s %s %s", fields["method"], fields["route"] or fields["path"], fields["status"],
+                        extra={"fields": fields})
             request_id_var.reset(token)
+
+
+def request_fields(scope: Scope, status: int, seconds: float) -> dict[str, Any]:
+    """The facts of one answered request for its log line: never a header, token or body.
+
+    A matched route is logged by its template (`/api/tasks/{id}`), so a path never carries a
+    token into the logs; the organization is the one the caller acted in, if any.
+    """
+    route = scope.get("route")
+    caller = (scope.get("state") or {}).get("caller")
+    organization = getattr(caller, "organization_id", None)
+    return {"method": scope["method"], "route": getattr(route, "path", None),
+            "path": None if route is not None else scope["path"], "status": status,
+            "ms": round(seconds * 1000, 2),
+            "organization_id": str(organization) if organization else None,
+            # On Lambda (Mangum), the invocation's id: joins this line to Lambda's REPORT line.
+            "lambda_request_id": getattr(scope.get("aws.context"), "aws_request_id", None)}
 
 
 class BodyLimitMiddleware:
