@@ -68,6 +68,10 @@ class StackConfig:
     alarm_api_p95_latency_ms: int = 500
     alarm_db_cpu_percent: int = 80
     alarm_db_connections: int = 100
+    # PostgreSQL logs statements slower than this (RDS parameter group; the log goes to CloudWatch).
+    db_slow_statement_ms: int = 500
+    # After a deploy's switch, its alarms are watched this long; one that fires rolls it back.
+    deploy_watch_seconds: int = 300
     cloudfront_price_class: str = "PriceClass_100"
 
     @property
@@ -238,6 +242,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "alarm_api_p95_latency_ms": _between(1, 30_000),
     "alarm_db_cpu_percent": _between(1, 100),
     "alarm_db_connections": _between(1, 10_000),
+    "db_slow_statement_ms": _between(0, 3_600_000),
+    "deploy_watch_seconds": _between(0, 3600),
     "cloudfront_price_class": _one_of(_PRICE_CLASSES, "PriceClass_100/200/All"),
 }
 

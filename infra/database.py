@@ -35,6 +35,8 @@ class DatabaseArgs:
     proxy_security_group_id: pulumi.Input[str]
     # The share of the database's max_connections the proxy may open (the connection budget).
     proxy_max_connections_percent: int
+    # Statements slower than this are logged (0 logs every statement); the log goes to CloudWatch.
+    slow_statement_ms: int = 500
 
 
 class Database(pulumi.ComponentResource):
@@ -49,7 +51,8 @@ class Database(pulumi.ComponentResource):
             name, family=f"postgres{major}",
             parameters=[
                 {"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"},
-                {"name": "log_min_duration_statement", "value": "500", "apply_method": "immediate"},
+                {"name": "log_min_duration_statement", "value": str(args.slow_statement_ms),
+                 "apply_method": "immediate"},
             ],
             opts=child,
         )
@@ -71,6 +74,8 @@ class Database(pulumi.ComponentResource):
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
             final_snapshot_identifier=f"{name}-final" if args.final_snapshot else None,
+            # PostgreSQL's log (slow statements, errors) in CloudWatch Logs: `invoke logs --db`.
+            enabled_cloudwatch_logs_exports=["postgresql"],
             performance_insights_enabled=args.performance_insights,
             performance_insights_retention_period=7 if args.performance_insights else None,
             **self._monitoring(name, args.monitoring_interval_seconds),

@@ -32,6 +32,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         final_snapshot=config.db_final_snapshot,
         performance_insights=config.db_performance_insights,
         monitoring_interval_seconds=config.db_monitoring_interval_seconds,
+        slow_statement_ms=config.db_slow_statement_ms,
         proxy_security_group_id=network.proxy_sg.id,
         proxy_max_connections_percent=config.proxy_max_connections_percent,
     ))
@@ -78,6 +79,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         "app_db_secret_arn": database.app_secret.arn,
         "journal_bucket": journal.bucket.bucket,
         "alert_topic_arn": monitoring.topic.arn,
+        # What `invoke deploy` watches after the switch, and what `invoke restore` retargets.
+        "alarm_names": [alarm.name for alarm in monitoring.alarms],
+        "db_proxy_name": database.proxy.name,
     }
 
 
