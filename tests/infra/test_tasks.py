@@ -15,7 +15,7 @@ from ops.tasks import infra as infra_tasks
 
 def test_collection_exposes_the_infra_tasks() -> None:
     assert infra_tasks.ns.name == "infra"
-    assert set(infra_tasks.ns.tasks) == {"plan", "preview", "up", "package"}
+    assert set(infra_tasks.ns.tasks) == {"plan", "preview", "up", "package", "capacity"}
     for name, body in infra_tasks.ns.tasks.items():
         assert body.__doc__, name
         parameters = [p for p in inspect.signature(body.body).parameters if p != "c"]
