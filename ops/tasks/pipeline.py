@@ -1,15 +1,18 @@
 """Top-level pipeline tasks: backup, restore, deploy, verify, benchmark, rollback, status,
-history, stop; each takes `--stack` (default local) and calls one function of ops.pipeline."""
+history, stop, logs; each takes `--stack` (default local) and calls one function of ops.pipeline."""
 
 from __future__ import annotations
 
 import json as jsonlib
 import os
+from datetime import UTC, datetime, timedelta
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
+from app.errors_tracking import init_error_tracking
 from ops.pipeline import report
+from ops.pipeline.aws.logs import seconds_of
 from ops.pipeline.errors import PipelineError
 from ops.pipeline.stacks import target
 from ops.tasks.common import console, register_actionable, run, say, settings
@@ -20,16 +23,22 @@ STACK = "the stack: local (default, this machine) or an AWS stack with a Pulumi.
 JSON = "print one JSON object for machines instead of tables"
 
 
+POINT_IN_TIME = "point-in-time"
+
+
 def _target(stack: str):  # noqa: ANN202
-    settings()  # a bad variable is reported before any stack is touched
+    init_error_tracking(settings(), "pipeline")  # a bad variable is reported before any stack is touched
     return run(lambda: target(stack, os.environ, say))
 
 
-@task(help={"stack": STACK})
-def deploy(c: Context, stack: str = "local") -> None:
-    """Back up, migrate, release and verify; roll back by itself when a step fails."""
+@task(help={"stack": STACK, "watch": "watch the stack's alarms this long after the switch and roll "
+            "back when one fires (seconds or 5m; default miyabi:deployWatchSeconds, 5 minutes on "
+            "AWS; 0 skips; the local stack has no alarms)"})
+def deploy(c: Context, stack: str = "local", watch: str | None = None) -> None:
+    """Back up, migrate, release, verify and watch; roll back by itself when a step fails."""
     stack_target = _target(stack)
-    result = run(stack_target.deploy)
+    seconds = run(lambda: seconds_of(watch)) if watch is not None else None
+    result = run(lambda: stack_target.deploy() if stack == "local" else stack_target.deploy(watch=seconds))
     verified = result.get("verified", {})
     console.print(f"[green]deployed[/] release {result.get('release')} at schema level "
                   f"{result.get('schema_level')} in {result.get('seconds')} s; verified: "
@@ -53,12 +62,24 @@ def backup(c: Context, stack: str = "local") -> None:
     console.print(f"[green]backup[/] {getattr(made, 'id', None) or made.get('backup_id')}")
 
 
-@task(help={"stack": STACK, "backup_id": "the backup to restore (see `invoke status`)"})
-def restore(c: Context, backup_id: str, stack: str = "local") -> None:
+@task(help={"stack": STACK, "backup_id": "the backup to restore (see `invoke status`; on AWS a "
+            f"snapshot id, or {POINT_IN_TIME} with --at)",
+            "at": "AWS: restore the database as it was at this time (ISO 8601, UTC); with "
+            f"{POINT_IN_TIME} and no --at, the latest restorable time"})
+def restore(c: Context, backup_id: str, stack: str = "local", at: str | None = None) -> None:
     """Restore the database from a backup, after a safety backup of what is there now."""
-    result = run(lambda: _target(stack).restore(backup_id))
-    console.print(f"[green]restored[/] backup {backup_id}; safety backup {result.get('backup_id')}; "
-                  f"schema level {result.get('schema_level')}")
+    stack_target = _target(stack)
+    if stack == "local":
+        result = run(lambda: stack_target.restore(backup_id))
+        console.print(f"[green]restored[/] backup {backup_id}; safety backup "
+                      f"{result.get('backup_id')}; schema level {result.get('schema_level')}")
+        return
+    when = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC) if at else None
+    snapshot = None if backup_id == POINT_IN_TIME else backup_id
+    result = run(lambda: stack_target.restore(snapshot, at=when))
+    console.print(f"[green]restored[/] {result['restore_of']} to instance {result['new_instance']} "
+                  f"(safety snapshot {result.get('backup_id')}); the old instance "
+                  f"{result['old_instance']} is kept: remove it as runbooks/restore.md says")
 
 
 @task(help={"stack": STACK, "url": "check this base URL instead of the stack's",
@@ -108,6 +129,9 @@ def status(c: Context, stack: str = "local", json: bool = False) -> None:
     if stack != "local":
         rows = run(lambda: report.history_rows(stack_target.journal, 1))
         facts = {"stack": stack, "url": stack_target.url, "live_version": run(stack_target._live),
+                 "serving": "stopped (invoke deploy or rollback starts it)"
+                 if run(stack_target.stopped) else "yes",
+                 "database_instance": run(stack_target._instance),
                  "last_run": rows[-1] if rows else None}
     else:
         facts = run(lambda: report.local_status(stack_target))
@@ -121,9 +145,10 @@ def history(c: Context, stack: str = "local", limit: int = 20, json: bool = Fals
     print(jsonlib.dumps(rows, default=str)) if json else report.print_history(rows)
 
 
-@task(help={"stack": STACK, "database": "also stop the embedded PostgreSQL"})
+@task(help={"stack": STACK, "database": "also stop the embedded PostgreSQL (local only)"})
 def stop(c: Context, stack: str = "local", database: bool = False) -> None:
-    """Stop the stack's API server (it keeps its release; `invoke rollback --to` or deploy restarts)."""
+    """Take the stack's API out of service, deleting nothing (locally: stop the server; on AWS:
+    reserved concurrency 0, so API Gateway answers 503); deploy or rollback brings it back."""
     stopped = run(lambda: _target(stack).stop(database))
     console.print(f"stopped {', '.join(stopped)}" if stopped else "no server was running")
 
@@ -135,4 +160,28 @@ def migrate_stack(c: Context, stack: str) -> None:
     console.print(f"schema level {result.get('schema_level')}")
 
 
-TOP_LEVEL = (backup, restore, deploy, verify, benchmark, rollback, status, history, stop)
+@task(help={"stack": STACK, "since": "how far back (seconds, or 10m, 2h, 1d; default 10m)",
+            "db": "PostgreSQL's log (slow statements, errors) instead of the API's request lines"})
+def logs(c: Context, stack: str = "local", since: str = "10m", db: bool = False) -> None:
+    """The API's log lines (JSON, one per request on AWS) or the database's, oldest first."""
+    window = timedelta(seconds=run(lambda: seconds_of(since)))
+    if stack == "local":
+        lines = _local_logs(settings().home / "logs", window, db)
+    else:
+        lines = run(lambda: list(_target(stack).logs(window, database=db)))
+    for line in lines:
+        print(f"{line['time']} {line['message']}")
+
+
+def _local_logs(folder, window: timedelta, database: bool):  # noqa: ANN001, ANN202
+    """The local stack's log files (server-<release>.log, postgres.log) changed within `window`."""
+    cutoff = (datetime.now(UTC) - window).timestamp()
+    names = ["postgres.log"] if database else sorted(p.name for p in folder.glob("server-*.log"))
+    for path in (folder / name for name in names):
+        if path.exists() and path.stat().st_mtime >= cutoff:
+            stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+            for text in path.read_text(errors="replace").splitlines()[-200:]:
+                yield {"time": stamp, "message": f"{path.name}: {text}"}
+
+
+TOP_LEVEL = (backup, restore, deploy, verify, benchmark, rollback, status, history, stop, logs)

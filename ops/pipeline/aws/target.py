@@ -112,14 +112,13 @@ class AwsTarget:
                            self.progress)
 
     def restore(self, backup_id: str | None = None, at: datetime | None = None) -> Context:
-        """Safety snapshot, a new instance from `backup_id` (or the database as it was `at`),
-        the API pointed at it, verified; the old instance is kept. Undone when a step fails."""
-        if not backup_id and at is None:
-            raise PrerequisiteMissing("Say what to restore: a snapshot id, or --at a time "
-                                      "(ISO 8601, UTC) for a point in time.")
+        """Safety snapshot, a new instance from snapshot `backup_id` (None: the database as it
+        was `at`, or at the latest restorable time), the API pointed at it, verified; the old
+        instance is kept. Undone when a step fails."""
         with self._lock("restore"):
             old = self._instance()
-            context = {"stack": self.stack, "restore_of": backup_id or f"{old}@{at.isoformat()}",
+            when = at.isoformat() if at else "latest"
+            context = {"stack": self.stack, "restore_of": backup_id or f"{old}@{when}",
                        "snapshot": backup_id or None, "at": at.isoformat() if at else None,
                        "old_instance": old, "new_instance": rds_ops.new_instance_id(old),
                        "release": self._live()}
