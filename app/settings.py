@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     # The web dashboard's static files, served at `/` (absent folder: no dashboard served).
     dashboard_dir: Path = Field(REPOSITORY_ROOT / "dashboard", validation_alias="MIYABI_DASHBOARD_DIR")
 
+    # The Telegram bot (bot/): its credential to the API (`Authorization: Bot <secret>`; the state
+    # folder's telegram-bot-secret locally), Telegram's token and webhook secret, where both APIs are.
+    telegram_bot_secret: str | None = Field(None, validation_alias="MIYABI_TELEGRAM_BOT_SECRET")
+    telegram_bot_secret_arn: str | None = Field(None, validation_alias="MIYABI_TELEGRAM_BOT_SECRET_ARN")
+    telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_bot_token_arn: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN_ARN")
+    telegram_webhook_secret: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_webhook_secret_arn: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET_ARN")
+    telegram_api_url: str = Field("https://api.telegram.org", validation_alias="TELEGRAM_API_URL")
+    telegram_link_code_minutes: int = Field(10, ge=1, le=60, validation_alias="MIYABI_TELEGRAM_LINK_MINUTES")
+    # The API the bot calls (the stack's public URL when unset).
+    api_url: str | None = Field(None, validation_alias="MIYABI_API_URL")
+
     # The platform's service objectives and the load test's shape (`invoke benchmark`).
     bench_users: int = Field(100, ge=1, validation_alias="MIYABI_BENCH_USERS")
     bench_spawn_rate: float = Field(10, gt=0, validation_alias="MIYABI_BENCH_SPAWN_RATE")
