@@ -1,8 +1,9 @@
 """The web dashboard's static files, served at `/` from the same origin as the API.
 
-Every path outside `/api` that names no file of the dashboard folder is a page of the app
-(`/tasks`, `/agents/<id>`, `/verify-email?token=...`): it gets `index.html` and the app's router
-takes over. `/api/...` never reaches this router, so an unknown API path keeps its JSON 404.
+It answers only what no route of the application does (it is the router's fallback, so a route
+added later still wins). Every GET outside `/api` that names no file of the dashboard folder is a
+page of the app (`/tasks`, `/agents/<id>`, `/verify-email?token=...`): it gets `index.html` and
+the app's router takes over. `/api/...` never reaches it, so an unknown API path keeps its JSON 404.
 Every answer carries the dashboard's security headers: a Content-Security-Policy without
 `unsafe-inline` or `unsafe-eval`, no framing, no referrer (links carry tokens), no sniffing.
 """
@@ -14,8 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
-from starlette.convertors import Convertor, register_url_convertor
+from fastapi import FastAPI, Request, Response
+from starlette.types import Receive, Scope, Send
 
 from app.errors import not_found
 
@@ -41,21 +42,6 @@ COMPRESSIBLE = {".html", ".js", ".css", ".svg", ".json", ".txt", ".webmanifest"}
 INDEX = "index.html"
 # The page is never cached (it names the modules of its release); modules only briefly.
 CACHE_PAGE, CACHE_MODULE = "no-cache", "public, max-age=300"
-
-
-class PagePath(Convertor):
-    """Any path that does not start with `api/`: those stay the API's (JSON 404 when unknown)."""
-
-    regex = r"(?!api(?:/|$)).*"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("miyabi_page", PagePath())
 
 
 @dataclass(frozen=True)
@@ -110,21 +96,33 @@ def respond(request: Request, asset: Asset) -> Response:
     return Response(body, headers=headers, media_type=asset.content_type)
 
 
-def dashboard_router(folder: Path) -> APIRouter:
-    """Routes serving the dashboard in `folder` at `/`; include it after every API router."""
+def _is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+def page_for(files: Folder, path: str) -> Path:
+    """The file answering GET `path`: a file of the folder, else the app's page (404 for a file)."""
+    found = files.find(path)
+    if found is None:
+        if "." in path.rsplit("/", 1)[-1]:  # a file that is not there: no page answers for it
+            raise not_found("file")
+        found = files.root / INDEX
+        if not found.is_file():
+            raise not_found("dashboard")
+    return found
+
+
+def install_dashboard(app: FastAPI, folder: Path) -> None:
+    """Serve the dashboard in `folder` for every GET or HEAD that no route answers, outside /api."""
     files = Folder(folder)
-    router = APIRouter(include_in_schema=False)
+    fallback = app.router.default
 
-    @router.api_route("/{path:miyabi_page}", methods=["GET", "HEAD"])
-    async def dashboard(path: str, request: Request) -> Response:
-        found = files.find(path)
-        if found is None:
-            last = path.rsplit("/", 1)[-1]
-            if "." in last:  # a file that is not there: no page answers for it
-                raise not_found("file")
-            found = files.root / INDEX
-            if not found.is_file():
-                raise not_found("dashboard")
-        return respond(request, files.asset(found))
+    async def dashboard(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or _is_api(scope["path"]):
+            await fallback(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = respond(request, files.asset(page_for(files, scope["path"])))
+        await response(scope, receive, send)
 
-    return router
+    app.router.default = dashboard

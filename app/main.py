@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.availability import DatabaseAvailability
-from app.dashboard import dashboard_router
+from app.dashboard import install_dashboard
 from app.email import email_sender
 from app.errors import error_body, install_error_handlers
 from app.errors_tracking import init_error_tracking
@@ -63,8 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    if settings.dashboard_dir.is_dir():  # last: its pages answer what no API route does
-        app.include_router(dashboard_router(settings.dashboard_dir))
+    if settings.dashboard_dir.is_dir():  # its pages answer what no route does
+        install_dashboard(app, settings.dashboard_dir)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
