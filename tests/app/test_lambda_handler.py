@@ -98,7 +98,9 @@ def test_migrate_applies_and_reports_the_level(monkeypatch, empty_database, tmp_
     monkeypatch.delenv("APP_DB_SECRET_ARN", raising=False)
     first = lambda_handler.migrate({}, CONTEXT)
     assert first["applied"] and first["level"] == first["applied"][-1]
-    assert lambda_handler.migrate({}, CONTEXT) == {"applied": [], "level": first["level"]}
+    assert first["level_before"] == "base"  # a deploy rolls the schema back to it (ops.pipeline.aws)
+    assert lambda_handler.migrate({}, CONTEXT) == {"applied": [], "level": first["level"],
+                                                   "level_before": first["level"]}
 
 
 def test_migrate_on_aws_uses_the_master_secret_at_the_app_secrets_address(monkeypatch, empty_database,
@@ -121,7 +123,7 @@ def test_migrate_on_aws_uses_the_master_secret_at_the_app_secrets_address(monkey
         applied = lambda_handler.migrate({"miyabi": "migrate"}, CONTEXT)
         levels = applied["applied"]
         back = lambda_handler.migrate({"miyabi": "migrate", "to": levels[-2]}, CONTEXT)
-    assert back == {"rolled_back": [levels[-1]], "level": levels[-2]}
+    assert back == {"rolled_back": [levels[-1]], "level": levels[-2], "level_before": levels[-1]}
 
 
 def test_event_stream_answers_404_on_lambda_pointing_at_the_long_poll(lambda_env):
