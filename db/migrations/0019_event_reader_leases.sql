@@ -5,7 +5,7 @@
 -- short transactions of their own; one whose instance died (a timed-out Lambda) lapses at
 -- `expires_at`, so the slot comes back without anyone cleaning up.
 -- Global like login_attempts (a person reads in any of their organizations): no tenant policy.
--- depends: 0013_own_roles
+-- depends: 0018_telegram_link
 
 SET LOCAL lock_timeout = '10s';
 SET LOCAL statement_timeout = '120s';
