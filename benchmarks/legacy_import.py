@@ -36,9 +36,9 @@ from psycopg import sql
 from app.settings import REPOSITORY_ROOT
 from db import migrate
 from db.embedded import EmbeddedPostgres
-from db.legacy.generator import generate
-from db.legacy.plan import SOURCE_TABLES
-from db.legacy.source import EXPECTED_DDL, shapes_of
+from legacy.plan import SOURCE_TABLES
+from legacy.source import EXPECTED_DDL, shapes_of
+from legacy.testing.generator import generate
 
 
 @dataclass
@@ -164,7 +164,7 @@ def run(tasks: int, seed: int, workdir: Path, superuser: bool = False) -> list[F
         env = {"PYTHONPATH": str(REPOSITORY_ROOT)}
         importer = server.superuser_url("miyabi") if superuser else target
         figures = [_measure(f"miyabi import + verify ({'superuser' if superuser else 'owner'})", [
-            python, "-m", "db.legacy", "import", importer, str(legacy), "--org-slug", "bench",
+            python, "-m", "legacy", "import", importer, str(legacy), "--org-slug", "bench",
             "--verify"], rows, env)]
         print(figures[-1], flush=True)
         if shutil.which("pgloader"):

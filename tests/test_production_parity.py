@@ -25,10 +25,10 @@ from app.settings import REPOSITORY_ROOT, Settings, load_settings
 from db import local, roles
 from db.embedded import OWNER, EmbeddedPostgres
 from db.errors import DatabaseOwnedBySuperuser
-from db.legacy.generator import generate
-from db.legacy.importer import import_legacy
-from db.legacy.undo import undo
-from db.legacy.verify import verify
+from legacy.importer import import_legacy
+from legacy.testing.generator import generate
+from legacy.undo import undo
+from legacy.verify import verify
 from ops.pipeline.local.backups import Backups
 from tests.app.conftest import JWT_SECRET, PASSWORD, outbox_token
 from tests.db.seed import as_tenant

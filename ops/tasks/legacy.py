@@ -5,18 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from invoke import Collection, Context, task
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Task as BarTask
+from rich.table import Table
+from rich.text import Text
 
 from db import local
-from db.legacy.ahead import Ahead
-from db.legacy.errors import LegacyImportError
-from db.legacy.importer import import_legacy
-from db.legacy.progress import TableBars
-from db.legacy.report import reasons, summary_table, write_document
-from db.legacy.undo import undo as undo_import
-from db.legacy.verify import load_record, verify_or_raise
+from legacy.ahead import Ahead
+from legacy.errors import LegacyImportError
+from legacy.importer import import_legacy
+from legacy.report import reasons, write_document
+from legacy.undo import undo as undo_import
+from legacy.verify import load_record, verify_or_raise
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import Backups
 from ops.tasks.common import console, register_actionable, run, settings
@@ -25,6 +37,48 @@ register_actionable(LegacyImportError)
 
 SESSIONS_HELP = ("what to do with unexpired legacy sessions: 'keep' (they become refresh tokens "
                  "and work until they expire) or 'invalidate' (everyone logs in again)")
+
+
+# The display (rich) lives here, with the operator: the legacy package has no rich in it.
+class RowsPerSecond(ProgressColumn):
+    def render(self, task: BarTask) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+
+
+class TableBars:
+    """One bar per legacy table; used as a context manager around the import."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._bars = Progress(TextColumn("{task.description:<15}"), BarColumn(), MofNCompleteColumn(),
+                              RowsPerSecond(), TimeElapsedColumn(), console=console)
+        self._ids: dict[str, int] = {}
+
+    def __enter__(self) -> TableBars:
+        self._bars.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._bars.stop()
+
+    def start(self, table: str, total: int) -> None:
+        self._ids[table] = self._bars.add_task(table, total=total)
+
+    def advance(self, table: str, rows: int) -> None:
+        self._bars.advance(self._ids[table], rows)
+
+
+def summary_table(document: dict[str, Any]) -> Table:
+    """The per-table accounting of a report document as a rich table."""
+    table = Table("table", "read", "imported", "merged", "quarantined", "values fixed",
+                  title=f"legacy import into {document.get('organization', {}).get('slug', '?')}")
+    fixes = document.get("fixes", {})
+    for name, counts in document["tables"].items():
+        fixed = sum(entry["count"] for entry in fixes.get(name, {}).values())
+        table.add_row(name, *(f"{counts[k]:,}" for k in ("read", "imported", "merged", "quarantined")),
+                      f"{fixed:,}")
+    return table
 
 
 def _default_report(slug: str) -> Path:
@@ -49,7 +103,7 @@ def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str
     """Import `from_sqlite` into a new organization, verify it, print and write the report."""
     config = settings()
     url = run(lambda: local.admin_url(config))
-    # Verification's source side is computed while the import inserts (db.legacy.ahead).
+    # Verification's source side is computed while the import inserts (legacy.ahead).
     ahead = Ahead(url, Path(from_sqlite)) if verify else None
     with TableBars(console) as bars:
         result = run(lambda: import_legacy(url, Path(from_sqlite), org_name or "", org_slug or "",

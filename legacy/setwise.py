@@ -1,11 +1,11 @@
 """tasks and task_events, normalised set-based inside PostgreSQL.
 
 They hold almost every row of a legacy file. Their raw rows are staged with COPY
-(db.legacy.staging), normalised by INSERT ... SELECT with the SQL twins of the Python
-normalisers (db.legacy.sqlexpr) into TEMP tables norm_tasks / norm_task_events (the target
+(legacy.staging), normalised by INSERT ... SELECT with the SQL twins of the Python
+normalisers (legacy.sqlexpr) into TEMP tables norm_tasks / norm_task_events (the target
 columns plus a bitmask of the values fixed), and accounted for with set queries: the report
 gets the same counts, fixes (with the first example ids) and quarantined rows as the Python
-normalisers in db.legacy.normalize gave. Import writes the norm tables into the target;
+normalisers in legacy.normalize gave. Import writes the norm tables into the target;
 verification builds them again from a fresh read of the file and compares checksums.
 """
 
@@ -21,18 +21,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from db.legacy import lookups, values
-from db.legacy import sqlexpr as x
-from db.legacy.copy import Progress, copy_into, copy_rows
-from db.legacy.errors import DanglingReference
-from db.legacy.ids import RowIds
-from db.legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
-from db.legacy.report import EXAMPLES_KEPT, Report
-from db.legacy.source import LegacySource
-from db.legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
-from db.legacy.users import UserPlan
-from db.legacy.values import TASK_STATUSES, Unreadable
 from db.local import connect
+from legacy import lookups, values
+from legacy import sqlexpr as x
+from legacy.copy import Progress, copy_into, copy_rows
+from legacy.errors import DanglingReference
+from legacy.ids import RowIds
+from legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
+from legacy.report import EXAMPLES_KEPT, Report
+from legacy.source import LegacySource
+from legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
+from legacy.users import UserPlan
+from legacy.values import TASK_STATUSES, Unreadable
 
 SETWISE = frozenset({"tasks", "task_events"})
 # Per table: (timestamp columns, JSON columns) Python may have to decide.

@@ -8,7 +8,7 @@ import sqlite3
 import psycopg
 import pytest
 
-from db.legacy.errors import (
+from legacy.errors import (
     AlreadyImported,
     BadOption,
     LegacySchemaMismatch,
@@ -16,8 +16,8 @@ from db.legacy.errors import (
     SlugTaken,
     TargetLevelMismatch,
 )
-from tests.db.legacy.conftest import run_import
 from tests.db.seed import seed_organization
+from tests.legacy.conftest import run_import
 
 COUNT_ALL = ("select (select count(*) from organizations) + (select count(*) from users) "
              "+ (select count(*) from tasks)")

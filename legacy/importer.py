@@ -20,17 +20,17 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from db import migrate
-from db.legacy import ids as id_scheme
-from db.legacy import lookups, setwise
-from db.legacy.ahead import Ahead
-from db.legacy.copy import NoProgress, Progress, copy_rows, normalised
-from db.legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
-from db.legacy.normalize import Context
-from db.legacy.plan import STEPS, USER_COLUMNS
-from db.legacy.report import Report
-from db.legacy.source import LegacySource, open_source
-from db.legacy.users import USERS_QUERY, Found, Resolver, UserPlan, plan_users
 from db.local import connect
+from legacy import ids as id_scheme
+from legacy import lookups, setwise
+from legacy.ahead import Ahead
+from legacy.copy import NoProgress, Progress, copy_rows, normalised
+from legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
+from legacy.normalize import Context
+from legacy.plan import STEPS, USER_COLUMNS
+from legacy.report import Report
+from legacy.source import LegacySource, open_source
+from legacy.users import USERS_QUERY, Found, Resolver, UserPlan, plan_users
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SESSION_CHOICES = ("keep", "invalidate")

@@ -14,17 +14,17 @@ from typing import Any
 
 import psycopg
 
-from db.legacy import lookups, setwise
-from db.legacy.ahead import Ahead, SourceSums
-from db.legacy.copy import NoProgress, copy_rows
-from db.legacy.errors import NoSuchImport, VerificationFailed
-from db.legacy.ids import RowIds
-from db.legacy.normalize import Context
-from db.legacy.plan import STEPS, USER_COLUMNS, Step
-from db.legacy.report import Report
-from db.legacy.source import LegacySource, open_source
-from db.legacy.users import USERS_QUERY, UserPlan, plan_users, stored_resolver
 from db.local import connect
+from legacy import lookups, setwise
+from legacy.ahead import Ahead, SourceSums
+from legacy.copy import NoProgress, copy_rows
+from legacy.errors import NoSuchImport, VerificationFailed
+from legacy.ids import RowIds
+from legacy.normalize import Context
+from legacy.plan import STEPS, USER_COLUMNS, Step
+from legacy.report import Report
+from legacy.source import LegacySource, open_source
+from legacy.users import USERS_QUERY, UserPlan, plan_users, stored_resolver
 
 STEPS_BY_SOURCE = {step.source: step for step in STEPS}
 # Each row's text (PostgreSQL's own rendering of the typed values, so both sides agree),
@@ -192,7 +192,7 @@ def _merge_accounting(report: Report, part: Report, table: str) -> None:
 
 def verify(url: str, path: Path, slug: str, ahead: Ahead | None = None) -> Verification:
     """Compare the legacy file at `path` with what its import into `slug` wrote; `ahead` is the
-    source side of tasks and task_events if the import had it computed (db.legacy.ahead)."""
+    source side of tasks and task_events if the import had it computed (legacy.ahead)."""
     sums = ahead.result() if ahead is not None else None
     source = open_source(Path(path))
     result, report = Verification(), Report()

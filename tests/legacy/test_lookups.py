@@ -9,8 +9,8 @@ import uuid
 import psycopg
 import pytest
 
-from db.legacy import lookups
-from tests.db.legacy.conftest import org_of, run_import
+from legacy import lookups
+from tests.legacy.conftest import org_of, run_import
 
 
 def test_the_owner_finds_an_import_by_file_and_by_slug(database, dirty_file):

@@ -18,14 +18,14 @@ from typing import Any
 
 import psycopg
 
-from db.legacy import lookups, normalize, setwise
-from db.legacy.copy import NoProgress
-from db.legacy.ids import RowIds
-from db.legacy.plan import STEPS
-from db.legacy.report import Report
-from db.legacy.source import LegacySource, open_source
-from db.legacy.users import USERS_QUERY, plan_users, stored_resolver
 from db.local import connect
+from legacy import lookups, normalize, setwise
+from legacy.copy import NoProgress
+from legacy.ids import RowIds
+from legacy.plan import STEPS
+from legacy.report import Report
+from legacy.source import LegacySource, open_source
+from legacy.users import USERS_QUERY, plan_users, stored_resolver
 
 CHECKSUM_SQL = ("select count(*), coalesce(sum(('x' || left(md5(r::text), 15))::bit(60)::bigint), 0) "
                 "from ({}) r")

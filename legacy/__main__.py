@@ -1,4 +1,4 @@
-"""`python -m db.legacy import|verify URL FILE ...`: the importer without invoke, for
+"""`python -m legacy import|verify URL FILE ...`: the importer without invoke, for
 subprocess tests and benchmarks (operators use `invoke legacy.*`)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from app.settings import load_settings
-from db.legacy.ahead import Ahead
-from db.legacy.importer import import_legacy
-from db.legacy.verify import verify_or_raise
+from legacy.ahead import Ahead
+from legacy.importer import import_legacy
+from legacy.verify import verify_or_raise
 
 
 class PrintedProgress:
@@ -24,7 +24,7 @@ class PrintedProgress:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m db.legacy")
+    parser = argparse.ArgumentParser(prog="python -m legacy")
     parser.add_argument("command", choices=("import", "verify"))
     parser.add_argument("url")
     parser.add_argument("file", type=Path)

@@ -1,7 +1,7 @@
 """Dirty legacy databases of any size, with every kind of dirt the legacy README lists.
 
 Seeded: the same arguments give a byte-identical file. Run it as
-`python -m db.legacy.generator OUT.sqlite --tasks N [--seed S]`.
+`python -m legacy.testing.generator OUT.sqlite --tasks N [--seed S]`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from db.legacy.source import EXPECTED_DDL
+from legacy.source import EXPECTED_DDL
 
 # bcrypt of "legacy-password" (cost 4 keeps tests fast); the $2a$ twin verifies the same.
 PASSWORD = "legacy-password"  # noqa: S105 - a test fixture's known password

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from db.legacy.errors import LegacySchemaMismatch, NotSqlite
+from legacy.errors import LegacySchemaMismatch, NotSqlite
 
 EXPECTED_DDL = Path(__file__).with_name("schema.sql")
 SQLITE_MAGIC = b"SQLite format 3\x00"

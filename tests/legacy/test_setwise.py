@@ -1,5 +1,5 @@
 """The set-based path for tasks and task_events (SQL in PostgreSQL) gives exactly what the
-row-by-row Python normalisers in db.legacy.normalize give: same rows, same report."""
+row-by-row Python normalisers in legacy.normalize give: same rows, same report."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from db.legacy.ahead import Ahead
-from db.legacy.ids import RowIds
-from db.legacy.normalize import Context
-from db.legacy.plan import STEPS
-from db.legacy.report import Report
-from db.legacy.setwise import SETWISE
-from db.legacy.source import open_source
-from db.legacy.users import USERS_QUERY, plan_users, stored_resolver
-from db.legacy.verify import _checksum, _source_side, load_record, verify
-from tests.db.legacy.conftest import in_org, run_import
+from legacy.ahead import Ahead
+from legacy.ids import RowIds
+from legacy.normalize import Context
+from legacy.plan import STEPS
+from legacy.report import Report
+from legacy.setwise import SETWISE
+from legacy.source import open_source
+from legacy.users import USERS_QUERY, plan_users, stored_resolver
+from legacy.verify import _checksum, _source_side, load_record, verify
+from tests.legacy.conftest import in_org, run_import
 
 ISO = "2021-03-04T05:06:07Z"
 # Values where SQL and Python could part ways: padded, rarer ISO spellings, 8-digit text

@@ -1,6 +1,6 @@
 """Legacy rows -> rows of the new schema, one function per table.
 
-Each function returns the target row (a tuple in the column order of db.legacy.plan), or None
+Each function returns the target row (a tuple in the column order of legacy.plan), or None
 after recording in the report why the row was merged or quarantined. Orphans:
 tasks and telegram chats are kept with the dead link cleared (their history is worth more than
 the link, and the link is optional in the new schema); sessions, API keys and task events are
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from db.legacy import values
-from db.legacy.ids import RowIds
-from db.legacy.report import Report
-from db.legacy.users import UserPlan
-from db.legacy.values import AGENT_STATUSES, EPOCH, TASK_STATUSES, Unreadable
+from legacy import values
+from legacy.ids import RowIds
+from legacy.report import Report
+from legacy.users import UserPlan
+from legacy.values import AGENT_STATUSES, EPOCH, TASK_STATUSES, Unreadable
 
 TITLE_MAX = 1000
 _SLUG_BAD = re.compile(r"[^a-z0-9_-]+")

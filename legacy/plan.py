@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from db.legacy import normalize
-from db.legacy.normalize import Context
+from legacy import normalize
+from legacy.normalize import Context
 
 
 @dataclass(frozen=True)

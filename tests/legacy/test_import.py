@@ -11,11 +11,11 @@ import bcrypt
 import psycopg
 import pytest
 
-from db.legacy.errors import VerificationFailed
-from db.legacy.generator import BCRYPT_2A, BCRYPT_2B, Generated, generate
-from db.legacy.plan import STEPS
-from db.legacy.verify import verify, verify_or_raise
-from tests.db.legacy.conftest import every_row, in_org, run_import
+from legacy.errors import VerificationFailed
+from legacy.plan import STEPS
+from legacy.testing.generator import BCRYPT_2A, BCRYPT_2B, Generated, generate
+from legacy.verify import verify, verify_or_raise
+from tests.legacy.conftest import every_row, in_org, run_import
 
 TARGET_OF = {"users": "users", **{s.source: s.target for s in STEPS}}
 

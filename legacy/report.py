@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from db.legacy.values import clean_text
+from legacy.values import clean_text
 
 EXAMPLES_KEPT = 20
 SECRET_COLUMNS = frozenset({"token", "key", "password_hash"})
@@ -95,18 +93,6 @@ def write_document(document: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, default=str, ensure_ascii=False))
     return path
-
-
-def summary_table(document: dict[str, Any]) -> Table:
-    """The per-table accounting of a report document as a rich table."""
-    table = Table("table", "read", "imported", "merged", "quarantined", "values fixed",
-                  title=f"legacy import into {document.get('organization', {}).get('slug', '?')}")
-    fixes = document.get("fixes", {})
-    for name, counts in document["tables"].items():
-        fixed = sum(entry["count"] for entry in fixes.get(name, {}).values())
-        table.add_row(name, *(f"{counts[k]:,}" for k in ("read", "imported", "merged", "quarantined")),
-                      f"{fixed:,}")
-    return table
 
 
 def reasons(document: dict[str, Any]) -> dict[tuple[str, str], int]:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from db.legacy import values
-from db.legacy.ids import RowIds
-from db.legacy.report import Report
-from db.legacy.values import EPOCH, ROLE_RANK, ROLES, Unreadable
+from legacy import values
+from legacy.ids import RowIds
+from legacy.report import Report
+from legacy.values import EPOCH, ROLE_RANK, ROLES, Unreadable
 
 T = TypeVar("T")
 

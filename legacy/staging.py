@@ -1,4 +1,4 @@
-"""Raw legacy rows into TEMP staging tables with COPY, for the set-based path (db.legacy.setwise).
+"""Raw legacy rows into TEMP staging tables with COPY, for the set-based path (legacy.setwise).
 
 SQLite formats each chunk of rows as CSV text itself (group_concat), so Python touches one
 string per CHUNK rows instead of every value. Every column is staged as text as SQLite renders
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from db.legacy.copy import Progress
-from db.legacy.source import LegacySource
+from legacy.copy import Progress
+from legacy.source import LegacySource
 
 # NUL cannot travel in PostgreSQL text; it is staged as U+FFFF (a non-character no real text
 # holds) and the SQL treats that character exactly as the Python normalisers treated NUL.

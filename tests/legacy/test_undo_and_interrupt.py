@@ -17,14 +17,14 @@ import pytest
 
 from app.settings import REPOSITORY_ROOT
 from db.embedded import bin_path
-from db.legacy.generator import generate
-from db.legacy.undo import UndoResult, undo
-from db.legacy.verify import verify
+from legacy.testing.generator import generate
+from legacy.undo import UndoResult, undo
+from legacy.verify import verify
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import DUMP_AS_BACKUP_ROLE, Backups
 from tests.conftest import create_database, drop_database
-from tests.db.legacy.conftest import every_row, run_import
 from tests.db.seed import seed_organization
+from tests.legacy.conftest import every_row, run_import
 
 
 def _dump(url: str, *options: str) -> str:
@@ -94,7 +94,7 @@ def test_undo_puts_no_password_on_a_command_line_and_keeps_its_dump_private(
 
 def _import_process(url: str, path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "db.legacy", "import", url, str(path), "--org-slug", "acme", "--trace"],
+        [sys.executable, "-m", "legacy", "import", url, str(path), "--org-slug", "acme", "--trace"],
         cwd=REPOSITORY_ROOT, env={**os.environ, "PYTHONPATH": str(REPOSITORY_ROOT)},
         stdout=subprocess.PIPE, text=True)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from db.legacy import values
-from db.legacy.source import postgres_ddl, schema_differences, shapes_of
-from db.legacy.values import TASK_STATUSES, Unreadable
+from legacy import values
+from legacy.source import postgres_ddl, schema_differences, shapes_of
+from legacy.values import TASK_STATUSES, Unreadable
 
 MOMENT = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -85,8 +85,8 @@ def test_schema_comparison_and_type_mapping_use_sqlglot():
 
 
 def test_the_generator_is_seeded(tmp_path):
-    from db.legacy.generator import generate
-    from db.legacy.source import fingerprint
+    from legacy.source import fingerprint
+    from legacy.testing.generator import generate
 
     one, two, other = (generate(tmp_path / f"{n}.sqlite", tasks=200, seed=s).path
                        for n, s in (("one", 5), ("two", 5), ("other", 6)))

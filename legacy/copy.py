@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from db.legacy.values import RawJson
+from legacy.values import RawJson
 
 JSON_COLUMNS = frozenset({"config", "result", "payload", "row_data"})
 BATCH = 5000

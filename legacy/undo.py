@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from db.legacy import lookups
-from db.legacy.errors import NoSuchImport
 from db.local import connect
+from legacy import lookups
+from legacy.errors import NoSuchImport
 
 RECORD_SQL = ("select event_seq_before, event_seq_called, event_seq_after, "
               "coalesce(report -> 'displaced', '[]') from legacy_imports where organization_id = %s")

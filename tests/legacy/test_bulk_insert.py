@@ -9,10 +9,10 @@ import uuid
 import psycopg
 import pytest
 
-from db.legacy import setwise
-from db.legacy.errors import DanglingReference
-from db.legacy.verify import verify
-from tests.db.legacy.conftest import in_org, run_import
+from legacy import setwise
+from legacy.errors import DanglingReference
+from legacy.verify import verify
+from tests.legacy.conftest import in_org, run_import
 
 ORG = uuid.UUID("00000000-0000-4000-8000-000000000001")
 

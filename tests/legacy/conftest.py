@@ -14,9 +14,9 @@ import pytest
 
 from app.settings import REPOSITORY_ROOT
 from db import roles
-from db.legacy.generator import Generated, generate
-from db.legacy.ids import organization_id
-from db.legacy.importer import ImportResult, import_legacy
+from legacy.ids import organization_id
+from legacy.importer import ImportResult, import_legacy
+from legacy.testing.generator import Generated, generate
 from tests.db.seed import as_tenant
 
 MIGRATIONS = REPOSITORY_ROOT / "db" / "migrations"

@@ -1,9 +1,9 @@
-"""SQL twins of the scalar normalisers in db.legacy.values, for staged text columns.
+"""SQL twins of the scalar normalisers in legacy.values, for staged text columns.
 
 Each builder takes the SQL of a staged raw value (text as SQLite rendered it) and of its
 storage-class letter, and returns SQL that gives exactly what the Python normaliser gives.
 Where SQL cannot be sure (timestamps in rarer ISO spellings, text that is not JSON, JSON
-with \\u escapes, blobs) the value is left "undecided" and db.legacy.setwise asks the
+with \\u escapes, blobs) the value is left "undecided" and legacy.setwise asks the
 Python normaliser itself, once per distinct value: exact by construction, fast on the
 common forms.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from db.legacy.staging import NUL_MARK
+from legacy.staging import NUL_MARK
 
 # The characters Python's str.strip() removes (it strips every Unicode whitespace).
 WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())

@@ -25,7 +25,7 @@ class RowIds:
         self._prefixes: dict[str, str] = {}
 
     def prefix(self, table: str) -> str:
-        """The first 19 characters of every uuid of `table` (db.legacy.sqlexpr builds the rest)."""
+        """The first 19 characters of every uuid of `table` (legacy.sqlexpr builds the rest)."""
         if table not in self._prefixes:
             self._prefixes[table] = str(uuid.uuid5(self.org_id, table))[:19]
         return self._prefixes[table]

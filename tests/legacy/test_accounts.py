@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import load_settings
-from db.legacy.generator import BCRYPT_2B, PASSWORD, generate
-from db.legacy.undo import undo
-from db.legacy.verify import verify
+from legacy.testing.generator import BCRYPT_2B, PASSWORD, generate
+from legacy.undo import undo
+from legacy.verify import verify
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import Backups
-from tests.db.legacy.conftest import in_org, org_of, run_import
+from tests.legacy.conftest import in_org, org_of, run_import
 
 VICTIM = "victim@example.org"
 STRANGER_PASSWORD = "the stranger's own password"  # noqa: S105 - a test's known password
