@@ -102,6 +102,7 @@ update telegram_link_codes c set used_at = now(), used_by_chat = %(chat)s
 from users u
 where c.code_hash = %(hash)s and c.used_at is null and c.expires_at > now()
   and u.id = c.user_id and u.is_active and u.session_generation = c.session_generation
+  and (u.disabled_at is null or u.disabled_at < c.created_at)
 returning c.organization_id, c.user_id, c.session_generation
 """
 LINK = """

@@ -14,8 +14,8 @@ DROP TRIGGER memberships_end_telegram_links ON memberships;
 DROP FUNCTION memberships_end_telegram_links();
 DROP TRIGGER telegram_chats_fill_in ON telegram_chats;
 DROP FUNCTION telegram_chats_fill_in();
-DROP TRIGGER users_end_sessions_on_disable ON users;
-DROP FUNCTION users_end_sessions_on_disable();
+DROP TRIGGER users_note_disabled ON users;
+DROP FUNCTION users_note_disabled();
 -- squawk-ignore require-concurrent-index-deletion
 DROP INDEX telegram_chats_chat_idx;
 -- A rollback drops what its migration added; code of the level before never reads these.
@@ -29,3 +29,5 @@ ALTER TABLE telegram_chats DROP COLUMN last_event_id;
 ALTER TABLE telegram_chats DROP COLUMN notify;
 -- squawk-ignore ban-drop-column
 ALTER TABLE telegram_chats DROP COLUMN session_generation;
+-- squawk-ignore ban-drop-column
+ALTER TABLE users DROP COLUMN disabled_at;

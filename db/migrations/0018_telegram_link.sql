@@ -1,10 +1,11 @@
 -- The Telegram bot on the API: a chat linked to a person in an organization acts as that person.
 -- telegram_chats (0010, filled by the legacy import) is the link: (organization, chat) → person.
--- It gains the person's session generation at linking (logging out everywhere, a password reset
--- or disabling the person ends the link), notifications on/off, the last event delivered to the
--- chat (so a restart of the bot neither loses nor repeats one) and which organization is current.
+-- It gains the person's session generation at linking (logging out everywhere or a password
+-- reset ends the link; so does disabling the person, noted in users.disabled_at), notifications
+-- on/off, the last event delivered to the chat (so a restart of the bot neither loses nor repeats
+-- one) and which organization is current.
 -- One-time link codes are stored only as SHA-256, valid minutes, spent by an atomic UPDATE.
--- Four look-ups cross organizations (a chat id or a code's hash in, its links out); they belong to
+-- Three look-ups cross organizations (a chat id or a code's hash in, its links out); they belong to
 -- miyabi_definer (0014_definer_role) and only the API role may call them.
 -- depends: 0017_legacy_lookups
 
@@ -20,18 +21,18 @@ ALTER TABLE telegram_chats
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX telegram_chats_chat_idx ON telegram_chats (chat_id);
 
--- Disabling a person ends every session of theirs (and so every chat link): a re-enabled person
--- links again.
-CREATE FUNCTION users_end_sessions_on_disable() RETURNS trigger
+-- When a person was last disabled: their chat links from before stay ended once re-enabled.
+ALTER TABLE users ADD COLUMN disabled_at timestamptz;
+CREATE FUNCTION users_note_disabled() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.session_generation := OLD.session_generation + 1;
+    NEW.disabled_at := now();
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER users_end_sessions_on_disable BEFORE UPDATE OF is_active ON users
+CREATE TRIGGER users_note_disabled BEFORE UPDATE OF is_active ON users
     FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
-    EXECUTE FUNCTION users_end_sessions_on_disable();
+    EXECUTE FUNCTION users_note_disabled();
 
 -- A new link (or an imported chat) starts at the person's current session and at the newest
 -- event of its organization: it is not sent the organization's history.
@@ -121,6 +122,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     FROM telegram_chats t
     JOIN organizations o ON o.id = t.organization_id AND o.deleted_at IS NULL
     JOIN users u ON u.id = t.user_id AND u.is_active AND u.session_generation = t.session_generation
+                AND (u.disabled_at IS NULL OR u.disabled_at < t.linked_at)
     JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id
     WHERE t.chat_id = telegram_chat_links.chat
     ORDER BY greatest(t.selected_at, t.linked_at) DESC, o.slug
@@ -134,6 +136,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     FROM telegram_chats t
     JOIN organizations o ON o.id = t.organization_id AND o.deleted_at IS NULL
     JOIN users u ON u.id = t.user_id AND u.is_active AND u.session_generation = t.session_generation
+                AND (u.disabled_at IS NULL OR u.disabled_at < t.linked_at)
     JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id
     WHERE t.notify
     ORDER BY t.chat_id, t.organization_id

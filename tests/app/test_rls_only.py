@@ -48,6 +48,7 @@ ID_ENDPOINTS = [
     ("GET", "/api/tasks/{task}", None),
     ("PATCH", "/api/tasks/{task}", {"status": "running"}),
     ("DELETE", "/api/tasks/{task}", None),
+    ("DELETE", "/api/telegram/chats/{chat}", None),
     # Ids of A inside bodies sent to B's own resources.
     ("POST", "/api/tasks", {"title": "x", "agent_id": "{agent}"}),
     ("POST", "/api/users/{b_admin}/roles", {"role_id": "{role}"}),
@@ -91,6 +92,10 @@ def two_orgs(client, people, make_user, make_org, make_api_key, admin_db):
     make_api_key(people.admin, people.org_id)
     ids["key"] = admin_db.execute("select id from api_keys where organization_id = %s",
                                   (people.org_id,)).fetchone()[0]
+    ids["chat"] = 700_999_001
+    admin_db.execute("select set_config('app.org_id', %s, false)", (people.org_id,))
+    admin_db.execute("insert into telegram_chats (organization_id, chat_id, user_id) values (%s, %s, %s)",
+                     (people.org_id, ids["chat"], people.member.id))
     b_admin = make_user()
     b_org = make_org(b_admin)
     ids["b_admin"] = b_admin.id
