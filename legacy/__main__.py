@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from app.settings import load_settings
-from legacy.ahead import Ahead
-from legacy.importer import import_legacy
+from legacy.run import import_and_verify
 from legacy.verify import verify_or_raise
 
 
@@ -35,14 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="with import: verify afterwards")
     args = parser.parse_args(argv)
     if args.command == "import":
-        ahead = Ahead(args.url, args.file) if args.verify else None
-        result = import_legacy(args.url, args.file, args.org_name, args.org_slug,
-                               migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
-                               progress=PrintedProgress() if args.trace else None, ahead=ahead)
-        print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s")
-        del result  # the report (every merged or quarantined row) is recorded; free it before verify
+        import_and_verify(args.url, args.file, args.org_name, args.org_slug,
+                          migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
+                          verify=args.verify, progress=PrintedProgress() if args.trace else None,
+                          imported=lambda result: print("already imported" if result.already_imported
+                                                        else f"imported in {result.seconds:.2f}s",
+                                                        flush=True))
         if args.verify:
-            verify_or_raise(args.url, args.file, args.org_slug, ahead)
             print("verified")
     else:
         verify_or_raise(args.url, args.file, args.org_slug)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,14 +21,16 @@ from psycopg.types.json import Jsonb
 from db import migrate
 from db.local import connect
 from legacy import ids as id_scheme
-from legacy import lookups, setwise
+from legacy import lookups
 from legacy.ahead import Ahead
-from legacy.copy import NoProgress, Progress, copy_rows, normalised
+from legacy.copy import NoProgress, Progress, copy_rows
 from legacy.errors import AlreadyImported, BadOption, SlugTaken, TargetLevelMismatch
+from legacy.helpers import Helpers, own_helpers, prepare
 from legacy.normalize import Context
-from legacy.plan import STEPS, USER_COLUMNS
+from legacy.plan import USER_COLUMNS
 from legacy.report import Report
 from legacy.source import LegacySource, open_source
+from legacy.strategies import STRATEGIES, Job
 from legacy.users import USERS_QUERY, Found, Resolver, UserPlan, plan_users
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -127,19 +128,6 @@ def _write_people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID, p
     progress.advance("users", len(plan.people) + len(plan.alias))
 
 
-def _stream_tables(conn: psycopg.Connection, url: str, source: LegacySource, ctx: Context,
-                   progress: Progress, on_insert: Callable[[], None] | None) -> None:
-    for step in STEPS:
-        if step.source in setwise.SETWISE:
-            if step.source == "tasks":
-                setwise.import_both(conn, url, source, ctx.ids, ctx.users, ctx.agents, ctx.report,
-                                    progress, on_insert)
-            continue
-        progress.start(step.source, source.count(step.source))
-        copy_rows(conn, step.target, step.columns,
-                  normalised(source.rows(step.query), step.normalise, ctx, progress, step.source))
-
-
 def sequence_state(conn: psycopg.Connection) -> tuple[int, bool]:
     """(last_value, is_called) of the task_events id sequence."""
     sequence = conn.execute(SEQUENCE_SQL).fetchone()[0]
@@ -149,21 +137,23 @@ def sequence_state(conn: psycopg.Connection) -> tuple[int, bool]:
 
 def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrations_dir: Path,
                   sessions: str = "keep", progress: Progress | None = None,
-                  now: datetime | None = None, ahead: Ahead | None = None) -> ImportResult:
-    """Import the legacy file at `path` into a new organization; see the module docstring."""
+                  now: datetime | None = None, ahead: Ahead | None = None,
+                  helpers: Helpers | None = None) -> ImportResult:
+    """Import the legacy file at `path` into a new organization; see the module docstring.
+    `helpers` is the executor to share (import_and_verify's), else the import has its own."""
     check_options(org_name, org_slug, sessions)
     progress = progress or NoProgress()
     source = open_source(Path(path))
     started, report = time.monotonic(), Report()
     try:
         check_level(url, migrations_dir)
-        with connect(url) as conn, conn.transaction():
+        with own_helpers(url, helpers) as executor, connect(url) as conn, conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext('miyabi.legacy_import'))")
-            setwise.prepare(conn)
+            prepare(conn)
             previous = _previous_import(conn, source.sha256, org_slug)
             if previous is not None:
                 return ImportResult(previous, True, time.monotonic() - started)
-            document = _import(conn, url, source, org_name.strip(), org_slug, sessions,
+            document = _import(conn, source, executor, org_name.strip(), org_slug, sessions,
                                now or datetime.now(UTC), progress, report, ahead)
         return ImportResult(document, False, time.monotonic() - started)
     finally:
@@ -171,8 +161,8 @@ def import_legacy(url: str, path: Path, org_name: str, org_slug: str, *, migrati
         source.close()
 
 
-def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: str, slug: str,
-            sessions: str, now: datetime, progress: Progress, report: Report,
+def _import(conn: psycopg.Connection, source: LegacySource, helpers: Helpers, org_name: str,
+            slug: str, sessions: str, now: datetime, progress: Progress, report: Report,
             ahead: Ahead | None) -> dict[str, Any]:
     org_id = id_scheme.organization_id(slug, source.sha256)
     resolved: dict[str, Any] = {}
@@ -192,8 +182,10 @@ def _import(conn: psycopg.Connection, url: str, source: LegacySource, org_name: 
     _write_people(conn, plan, org_id, progress)
     ctx = Context(org_id, ids, plan, report, sessions, now)
     # Verification's source side (if asked for) starts with the insert, PostgreSQL's one-core phase.
-    on_insert = (lambda: ahead.start(org_id, slug, resolved)) if ahead else None
-    _stream_tables(conn, url, source, ctx, progress, on_insert)
+    on_insert = (lambda: ahead.start(source, org_id, slug, resolved)) if ahead else None
+    job = Job(conn, source, ctx, helpers, progress, on_insert)
+    for strategy in STRATEGIES:
+        strategy.build(job)
     copy_rows(conn, "legacy_quarantine", ("organization_id", "source_table", "legacy_id", "reason",
                                           "row_data"),
               ((org_id, *entry) for entry in report.quarantined_rows()))

@@ -1,11 +1,12 @@
-"""Legacy rows -> rows of the new schema, one function per table.
+"""Legacy rows -> rows of the new schema, one function per row-wise table (tasks and task_events
+are normalised set-wise: legacy.setwise; their row-by-row oracle is legacy.testing.oracle).
 
 Each function returns the target row (a tuple in the column order of legacy.plan), or None
-after recording in the report why the row was merged or quarantined. Orphans:
-tasks and telegram chats are kept with the dead link cleared (their history is worth more than
-the link, and the link is optional in the new schema); sessions, API keys and task events are
-quarantined (each needs its user or task: a key or session of nobody, or an event of no task,
-has no meaning and no place in the new schema).
+after recording in the report why the row was merged or quarantined (value fixes by the
+messages of legacy.rules). Orphans: tasks and telegram chats are kept with the dead link
+cleared (their history is worth more than the link, and the link is optional in the new
+schema); sessions, API keys and task events are quarantined (each needs its user or task: a
+key or session of nobody, or an event of no task, has no meaning and no place in the new schema).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 from legacy import values
 from legacy.ids import RowIds
 from legacy.report import Report
+from legacy.rules import LEGACY_SPELLING, missing, not_a_number, not_json, unreadable
 from legacy.users import UserPlan
-from legacy.values import AGENT_STATUSES, EPOCH, TASK_STATUSES, Unreadable
+from legacy.values import AGENT_STATUSES, EPOCH, Unreadable
 
-TITLE_MAX = 1000
 _SLUG_BAD = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -47,14 +48,14 @@ def _when(ctx: Context, table: str, column: str, value: Any, legacy_id: Any) -> 
     try:
         return values.timestamp(value)
     except Unreadable:
-        ctx.report.fix(table, f"{column} unreadable: NULL", legacy_id)
+        ctx.report.fix(table, unreadable(column), legacy_id)
         return None
 
 
 def _required_when(ctx: Context, table: str, column: str, value: Any, legacy_id: Any) -> datetime:
     moment = _when(ctx, table, column, value, legacy_id)
     if moment is None:
-        ctx.report.fix(table, f"{column} missing: 1970-01-01 UTC", legacy_id)
+        ctx.report.fix(table, missing(column), legacy_id)
         return EPOCH
     return moment
 
@@ -64,14 +65,14 @@ def _integer(ctx: Context, table: str, column: str, value: Any, legacy_id: Any,
     try:
         return values.integer(value, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
     except Unreadable:
-        ctx.report.fix(table, f"{column} not a number: NULL", legacy_id)
+        ctx.report.fix(table, not_a_number(column), legacy_id)
         return None
 
 
 def _json(ctx: Context, table: str, column: str, value: Any, legacy_id: Any) -> Any:
     parsed, wrapped = values.json_value(value)
     if wrapped:
-        ctx.report.fix(table, f"{column} not JSON: kept as {{\"legacy_text\": ...}}", legacy_id)
+        ctx.report.fix(table, not_json(column), legacy_id)
     return parsed
 
 
@@ -104,81 +105,13 @@ def agent(ctx: Context, row: tuple) -> tuple | None:
         ctx.report.fix("agents", "status unknown: stopped", legacy_id)
         new_status = "stopped"
     elif str(status) != new_status:
-        ctx.report.fix("agents", "status in a legacy spelling: mapped", legacy_id)
+        ctx.report.fix("agents", LEGACY_SPELLING, legacy_id)
     clean_name = (values.clean_text(name) or "").strip()[:200] or slug
     settings = _json(ctx, "agents", "config", config, legacy_id)
     beat = _when(ctx, "agents", "last_heartbeat", heartbeat, legacy_id)
     ctx.report.imported("agents")
     return (agent_id, ctx.org_id, slug, clean_name, new_kind, "stopped", new_status,
             {} if settings is None else settings, beat, legacy_id, beat or EPOCH, beat or EPOCH)
-
-
-def _title(ctx: Context, legacy_id: int, title: Any, description: str | None) -> tuple[str, str | None]:
-    clean = (values.clean_text(title) or "").strip()
-    if not clean:
-        ctx.report.fix("tasks", "title empty: '(untitled)'", legacy_id)
-        return "(untitled)", description
-    if len(clean) > TITLE_MAX:
-        ctx.report.fix("tasks", "title over 1000 characters: truncated, full title in description",
-                       legacy_id)
-        return clean[:TITLE_MAX], clean if description is None else f"{clean}\n\n{description}"
-    return clean, description
-
-
-def _task_status(ctx: Context, status: Any, legacy_id: int) -> str:
-    new = values.mapped(status, TASK_STATUSES)
-    if new is None:
-        ctx.report.fix("tasks", "status unknown or NULL: pending", legacy_id)
-        return "pending"
-    if str(status) != new:
-        ctx.report.fix("tasks", "status in a legacy spelling: mapped", legacy_id)
-    return new
-
-
-def task(ctx: Context, row: tuple) -> tuple | None:
-    (legacy_id, title, description, status, priority, agent_ref, creator, issue, result,
-     created, updated, completed) = row
-    report = ctx.report
-    report.read("tasks")
-    new_title, new_description = _title(ctx, legacy_id, title, values.clean_text(description))
-    agent_id = None
-    if agent_ref is not None:
-        agent_id = ctx.agents.get(values.clean_text(agent_ref))
-        if agent_id is None:
-            report.fix("tasks", "agent_id points at a missing agent: cleared", legacy_id)
-    creator_id = ctx.users.user_id(_integer(ctx, "tasks", "created_by", creator, legacy_id))
-    if creator is not None and creator_id is None:
-        report.fix("tasks", "created_by points at a missing user: cleared", legacy_id)
-    created_at = _required_when(ctx, "tasks", "created_at", created, legacy_id)
-    completed_at = _when(ctx, "tasks", "completed_at", completed, legacy_id)
-    if completed_at is not None and completed_at < created_at:
-        report.fix("tasks", "completed_at before created_at: NULL", legacy_id)
-        completed_at = None
-    report.imported("tasks")
-    return (ctx.ids.of("tasks", legacy_id), ctx.org_id, new_title, new_description,
-            _task_status(ctx, status, legacy_id),
-            _integer(ctx, "tasks", "priority", priority, legacy_id, 32) or 0,
-            agent_id, creator_id, _integer(ctx, "tasks", "github_issue", issue, legacy_id, 32),
-            _json(ctx, "tasks", "result", result, legacy_id), legacy_id, created_at,
-            _when(ctx, "tasks", "updated_at", updated, legacy_id) or created_at, completed_at)
-
-
-def task_event(ctx: Context, row: tuple) -> tuple | None:
-    legacy_id, task_ref, event, payload, created, task_found = row
-    ctx.report.read("task_events")
-    if task_found is None:
-        ctx.report.quarantined("task_events", legacy_id, "its task does not exist",
-                               {"id": legacy_id, "task_id": task_ref, "event": event,
-                                "payload": payload, "created_at": created})
-        return None
-    name = (values.clean_text(event) or "").strip()[:100]
-    if not name:
-        ctx.report.fix("task_events", "event empty: 'unknown'", legacy_id)
-        name = "unknown"
-    ctx.report.imported("task_events")
-    return (ctx.org_id, ctx.ids.of("tasks", task_found), name,
-            _json(ctx, "task_events", "payload", payload, legacy_id), legacy_id,
-            _required_when(ctx, "task_events", "created_at", created, legacy_id))
 
 
 def api_key(ctx: Context, row: tuple) -> tuple | None:

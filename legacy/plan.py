@@ -1,4 +1,5 @@
-"""The import plan: which legacy table feeds which target table, in dependency order."""
+"""The import plan: which legacy table feeds which target table, in dependency order (how each
+is normalised and checked: legacy.strategies)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ class Step:
     query: str
     target: str
     columns: tuple[str, ...]
-    normalise: Callable[[Context, tuple], tuple | None]
+    # The row normaliser (legacy.normalize), or None where the table is normalised set-wise.
+    normalise: Callable[[Context, tuple], tuple | None] | None
     # How verification reads the imported rows back, in `columns` order.
     readback: str
+
+    @property
+    def key(self) -> str:
+        """The column that names a row to an operator (where verification finds differences)."""
+        return "legacy_id" if "legacy_id" in self.columns else \
+            "chat_id" if "chat_id" in self.columns else self.columns[0]
 
 
 def _readback(target: str, columns: tuple[str, ...], where: str = "organization_id = %(org)s") -> str:
@@ -27,7 +35,7 @@ def _readback(target: str, columns: tuple[str, ...], where: str = "organization_
 
 
 def _step(source: str, query: str, target: str, columns: tuple[str, ...],
-          normalise: Callable[[Context, tuple], tuple | None], where: str | None = None) -> Step:
+          normalise: Callable[[Context, tuple], tuple | None] | None, where: str | None = None) -> Step:
     readback = _readback(target, columns, where) if where else _readback(target, columns)
     return Step(source, query, target, columns, normalise, readback)
 
@@ -51,10 +59,10 @@ STEPS: tuple[Step, ...] = (
           "agents", AGENT_COLUMNS, normalize.agent),
     _step("tasks", "select id, title, description, status, priority, agent_id, created_by, "
           "github_issue, result, created_at, updated_at, completed_at from tasks order by id",
-          "tasks", TASK_COLUMNS, normalize.task),
+          "tasks", TASK_COLUMNS, None),
     _step("task_events", "select e.id, e.task_id, e.event, e.payload, e.created_at, t.id "
           "from task_events e left join tasks t on t.id = e.task_id order by e.id",
-          "task_events", EVENT_COLUMNS, normalize.task_event),
+          "task_events", EVENT_COLUMNS, None),
     _step("api_keys", "select id, user_id, name, key, created_at, last_used_at, revoked "
           "from api_keys order by id", "api_keys", KEY_COLUMNS, normalize.api_key),
     _step("sessions", "select id, user_id, token, expires_at, created_at from sessions order by id",

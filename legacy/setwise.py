@@ -3,10 +3,11 @@
 They hold almost every row of a legacy file. Their raw rows are staged with COPY
 (legacy.staging), normalised by INSERT ... SELECT with the SQL twins of the Python
 normalisers (legacy.sqlexpr) into TEMP tables norm_tasks / norm_task_events (the target
-columns plus a bitmask of the values fixed), and accounted for with set queries: the report
-gets the same counts, fixes (with the first example ids) and quarantined rows as the Python
-normalisers in legacy.normalize gave. Import writes the norm tables into the target;
-verification builds them again from a fresh read of the file and compares checksums.
+columns plus a bitmask of the rules of legacy.rules that fixed a value), and accounted for
+with set queries: the report gets the same counts, fixes (with the first example ids) and
+quarantined rows as the row-by-row oracle (legacy.testing.oracle) gives. Import writes the
+norm tables into the target; verification builds them again from a fresh read of the file
+and compares checksums.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from contextlib import closing
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from db.local import connect
-from legacy import lookups, values
 from legacy import sqlexpr as x
+from legacy import values
 from legacy.copy import Progress, copy_into, copy_rows
 from legacy.errors import DanglingReference
+from legacy.helpers import Helpers
 from legacy.ids import RowIds
 from legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
 from legacy.report import EXAMPLES_KEPT, Report
+from legacy.rules import EVENT_RULES, RULES, TASK_RULES, Rule
 from legacy.source import LegacySource
 from legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
 from legacy.users import UserPlan
@@ -39,18 +41,6 @@ SETWISE = frozenset({"tasks", "task_events"})
 FALLBACK_COLUMNS = {"tasks": (("created_at", "updated_at", "completed_at"), ("result",)),
                     "task_events": (("created_at",), ("payload",))}
 FETCH = 5000
-JSON_NOTE = "not JSON: kept as {\"legacy_text\": ...}"
-
-
-def prepare(conn: psycopg.Connection) -> None:
-    """Session settings and pg_temp helpers; call first in the transaction (before temp tables)."""
-    # Naive legacy timestamps are UTC; sorts and hashes of a million rows stay in memory.
-    conn.execute("set local timezone = 'UTC'")
-    conn.execute("set local work_mem = '128MB'")
-    conn.execute("set local jit = off")
-    conn.execute("set local temp_buffers = '128MB'")
-    for statement in x.functions(lambda s: sql.Literal(s).as_string(conn)):
-        conn.execute(statement)
 
 
 def _maps(conn: psycopg.Connection, plan: UserPlan, agents: dict[str, uuid.UUID]) -> None:
@@ -141,34 +131,9 @@ def _document(spec: Staged, column: str) -> tuple[str, str, str]:
     return first, second, join
 
 
-def _fix_mask(fixes: list[tuple[str, str]]) -> str:
-    return " | ".join(f"(case when {cond} then {1 << i} else 0 end)" for i, (_, cond) in enumerate(fixes))
-
-
-TASK_FIXES = [
-    ("title empty: '(untitled)'", "q.title_c = ''"),
-    ("title over 1000 characters: truncated, full title in description", "char_length(q.title_c) > 1000"),
-    ("agent_id points at a missing agent: cleared", "q.agent_raw is not null and q.agent_uuid is null"),
-    ("created_by not a number: NULL", "q.creator_given and q.creator is null"),
-    ("created_by points at a missing user: cleared", "q.creator_raw is not null and q.creator_uuid is null"),
-    ("created_at unreadable: NULL", "q.created_at_given and q.created_at is null"),
-    ("created_at missing: 1970-01-01 UTC", "q.created_at is null"),
-    ("completed_at unreadable: NULL", "q.completed_at_given and q.completed_at is null"),
-    ("completed_at before created_at: NULL",
-     "q.completed_at < coalesce(q.created_at, 'epoch'::timestamptz)"),
-    ("status unknown or NULL: pending", "q.status_new is null"),
-    ("status in a legacy spelling: mapped", "q.status_raw <> q.status_new"),
-    ("priority not a number: NULL", "q.priority_given and q.priority is null"),
-    ("github_issue not a number: NULL", "q.issue_given and q.issue is null"),
-    (f"result {JSON_NOTE}", "q.result_wrapped"),
-    ("updated_at unreadable: NULL", "q.updated_at_given and q.updated_at is null"),
-]
-EVENT_FIXES = [
-    ("event empty: 'unknown'", "q.name_c = ''"),
-    (f"payload {JSON_NOTE}", "q.payload_wrapped"),
-    ("created_at unreadable: NULL", "q.created_at_given and q.created_at is null"),
-    ("created_at missing: 1970-01-01 UTC", "q.created_at is null"),
-]
+def _fix_mask(rules: tuple[Rule, ...]) -> str:
+    """One bit per rule (legacy.rules) that changed a value of the row."""
+    return " | ".join(f"(case when {rule.sql} then {1 << i} else 0 end)" for i, rule in enumerate(rules))
 
 
 def _tasks_sql(prefix: str, org: str) -> tuple[str, str]:
@@ -201,7 +166,7 @@ select pg_temp.row_id({prefix}, q.id) as id, {org}::uuid as organization_id,
   coalesce(q.updated_at, q.created_at, 'epoch') as updated_at,
   case when q.completed_at < coalesce(q.created_at, 'epoch') then null else q.completed_at end
     as completed_at,
-  {_fix_mask(TASK_FIXES)} as fixes
+  {_fix_mask(TASK_RULES)} as fixes
 from (select {', '.join(second)} from pre_tasks p {' '.join(joins)} offset 0) q"""
 
 
@@ -222,7 +187,7 @@ create temp table norm_task_events on commit drop as
 select {org}::uuid as organization_id, pg_temp.row_id({prefix}, q.task_legacy) as task_id,
   case when q.name_c = '' then 'unknown' else q.name_c end as event, q.payload as payload,
   q.id as legacy_id, coalesce(q.created_at, 'epoch') as created_at,
-  {_fix_mask(EVENT_FIXES)} as fixes
+  {_fix_mask(EVENT_RULES)} as fixes
 from (select p.*, {stamp[1]}, {payload[1]}
       from pre_task_events p
       {_stamp_join('created_at')} {payload[2]} offset 0) q"""
@@ -231,24 +196,23 @@ from (select p.*, {stamp[1]}, {payload[1]}
 ORPHANS_WHERE = (f"where not exists (select 1 from {TASKS.name} t where t.id = {_task_of()})")
 
 
-def _account(conn: psycopg.Connection, report: Report, table: str, norm: str,
-             fixes: list[tuple[str, str]], read: int) -> None:
+def _account(conn: psycopg.Connection, report: Report, table: str, norm: str, read: int) -> None:
     """The report's counts and fixes for `table`, as the row-by-row normalisers kept them."""
     if not read:
         return
     aggregates = ", ".join(
         f"count(*) filter (where fixes & {1 << i} <> 0), "
         f"(array_agg(legacy_id order by legacy_id) filter (where fixes & {1 << i} <> 0))"
-        f"[1:{EXAMPLES_KEPT}]" for i in range(len(fixes)))
+        f"[1:{EXAMPLES_KEPT}]" for i in range(len(RULES[table])))
     found = conn.execute(f"select count(*), {aggregates} from {norm}").fetchone()
     counts = report.table(table)
     counts["read"] += read
     counts["imported"] += found[0]
     counts["quarantined"] += read - found[0]
-    for i, (what, _) in enumerate(fixes):
+    for i, rule in enumerate(RULES[table]):
         count, examples = found[1 + 2 * i], found[2 + 2 * i]
         if count:
-            report.fixes[table][what] = {"count": count, "examples": list(examples)}
+            report.fixes[table][rule.message] = {"count": count, "examples": list(examples)}
 
 
 def _orphans(conn: psycopg.Connection, report: Report) -> None:
@@ -264,12 +228,11 @@ def _orphans(conn: psycopg.Connection, report: Report) -> None:
 def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, report: Report) -> None:
     prefix = sql.Literal(ids.prefix("tasks")).as_string(conn)
     org = sql.Literal(str(ids.org_id)).as_string(conn)
-    pre, norm = (_tasks_sql if table == "tasks" else _events_sql)(prefix, org)
+    pre, norm = {"tasks": _tasks_sql, "task_events": _events_sql}[table](prefix, org)
     conn.execute(pre)
     _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
     conn.execute(norm)
-    _account(conn, report, table, f"norm_{table}", TASK_FIXES if table == "tasks" else EVENT_FIXES,
-             read)
+    _account(conn, report, table, f"norm_{table}", read)
 
 
 def build_tasks(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
@@ -364,27 +327,27 @@ READY_EVENTS = (f"create temp table ready_events on commit drop as select {', '.
                 "from norm_task_events order by task_id, legacy_id")
 
 
-def import_both(conn: psycopg.Connection, url: str, source: LegacySource, ids: RowIds,
-                plan: UserPlan, agents: dict[str, uuid.UUID], report: Report,
-                progress: Progress, on_insert: Callable[[], None] | None = None) -> None:
+def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
+                agents: dict[str, uuid.UUID], report: Report, progress: Progress, helpers: Helpers,
+                on_insert: Callable[[], None] | None = None) -> None:
     """tasks staged, normalised and inserted on `conn` (the import's transaction) while a helper
     connection stages and normalises task_events on a second core; its rows and quarantined
     orphans are then copied over into `conn`. The helper writes nothing that outlives it."""
     part = Report()
-    with connect(url) as helper, helper.transaction(), closing(source.reopen()) as own, \
-            ThreadPoolExecutor(max_workers=1) as pool:
+    with helpers.connection(ids.org_id) as helper, closing(source.reopen()) as own:
         def events() -> None:
-            prepare(helper)
-            lookups.tenant(helper, ids.org_id)
             build_events(helper, own, ids, part, progress, alone=True)
             helper.execute(READY_EVENTS)
-        pending = pool.submit(events)
-        build_tasks(conn, source, ids, plan, agents, report, progress)
-        if on_insert:
-            on_insert()
-        checked_here = _skip_row_checks(conn)
-        names = ", ".join(TASK_COLUMNS)
-        conn.execute(f"insert into tasks ({names}) select {names} from norm_tasks order by legacy_id")
+        pending = helpers.run(events)
+        try:
+            build_tasks(conn, source, ids, plan, agents, report, progress)
+            if on_insert:
+                on_insert()
+            checked_here = _skip_row_checks(conn)
+            names = ", ".join(TASK_COLUMNS)
+            conn.execute(f"insert into tasks ({names}) select {names} from norm_tasks order by legacy_id")
+        finally:
+            wait([pending])  # the helper's connection outlives the work on it, even on failure
         pending.result()
         _merge(report, part, "task_events")
         _transfer(helper, conn, "select * from ready_events", "task_events", EVENT_COLUMNS)

@@ -9,7 +9,6 @@ differently, and so must the SQL.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import psycopg
@@ -24,10 +23,6 @@ NUL_MARK = "\uffff"
 # the heap); the bars move every PROGRESS_EVERY rows.
 CHUNK = 1000
 PROGRESS_EVERY = 5000
-# SQLite connections of one process reading at once slow each other down about threefold (two
-# threads staging 1M tasks and 2M events took 18 s, one after the other 7 s), so the threads
-# take turns chunk by chunk; PostgreSQL still parses each thread's COPY on its own core.
-SQLITE_TURN = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ def stage(conn: psycopg.Connection, source: LegacySource, spec: Staged, progress
     staged, pending, last = 0, 0, None
     with conn.cursor() as cursor, cursor.copy(f"copy {spec.name} from stdin (format csv)") as copy:
         while True:
-            with SQLITE_TURN:
+            with source.turn:  # readers of one file take turns (LegacySource.turn)
                 if last is None:
                     text, rows, last = source.conn.execute(spec.chunk_query(True)).fetchone()
                 else:
@@ -102,7 +97,7 @@ def stage_ids(conn: psycopg.Connection, source: LegacySource, spec: Staged) -> i
         if source.conn.execute(f"select 1 from {spec.table} where id = ?", (last,)).fetchone():
             copy.write(f"{last}\n")
         while True:
-            with SQLITE_TURN:
+            with source.turn:  # readers of one file take turns (LegacySource.turn)
                 text, rows, last = source.conn.execute(query, (last,)).fetchone()
             if not rows:
                 return staged

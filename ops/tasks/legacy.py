@@ -23,10 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from db import local
-from legacy.ahead import Ahead
 from legacy.errors import LegacyImportError
-from legacy.importer import import_legacy
+from legacy.importer import ImportResult
 from legacy.report import reasons, write_document
+from legacy.run import import_and_verify
 from legacy.undo import undo as undo_import
 from legacy.verify import load_record, verify_or_raise
 from ops.pipeline.local import schema
@@ -103,19 +103,21 @@ def run_import(c: Context, from_sqlite: str, org_name: str | None, org_slug: str
     """Import `from_sqlite` into a new organization, verify it, print and write the report."""
     config = settings()
     url = run(lambda: local.admin_url(config))
-    # Verification's source side is computed while the import inserts (legacy.ahead).
-    ahead = Ahead(url, Path(from_sqlite)) if verify else None
+    results: list[ImportResult] = []
+
+    def imported(result: ImportResult) -> None:
+        results.append(result)
+        if result.already_imported:
+            console.print(f"[yellow]this file is already imported as {org_slug}; nothing changed[/]")
+        else:
+            console.print(f"imported in {result.seconds:.1f}s")
     with TableBars(console) as bars:
-        result = run(lambda: import_legacy(url, Path(from_sqlite), org_name or "", org_slug or "",
-                                           migrations_dir=config.migrations_dir, sessions=sessions,
-                                           progress=bars, ahead=ahead))
-    if result.already_imported:
-        console.print(f"[yellow]this file is already imported as {org_slug}; nothing changed[/]")
-    else:
-        console.print(f"imported in {result.seconds:.1f}s")
+        run(lambda: import_and_verify(url, Path(from_sqlite), org_name or "", org_slug or "",
+                                      migrations_dir=config.migrations_dir, sessions=sessions,
+                                      verify=verify, progress=bars, imported=imported))
     if verify:
-        run(lambda: verify_or_raise(url, Path(from_sqlite), org_slug, ahead))
         console.print("[green]verified[/]: source and target checksums match for every table")
+    [result] = results
     _print_summary(result.document)
     path = write_document(result.document, Path(report) if report else _default_report(org_slug))
     console.print(f"report: {path}", soft_wrap=True, highlight=False)

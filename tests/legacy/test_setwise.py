@@ -1,5 +1,5 @@
 """The set-based path for tasks and task_events (SQL in PostgreSQL) gives exactly what the
-row-by-row Python normalisers in legacy.normalize give: same rows, same report."""
+row-by-row Python normalisers (the oracle, legacy.testing.oracle) give: same rows, same report."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ import psycopg
 import pytest
 
 from legacy.ahead import Ahead
+from legacy.checksums import checksum, twin_checksum
+from legacy.helpers import Helpers
 from legacy.ids import RowIds
 from legacy.normalize import Context
 from legacy.plan import STEPS
 from legacy.report import Report
 from legacy.setwise import SETWISE
 from legacy.source import open_source
+from legacy.testing.oracle import ORACLES
 from legacy.users import USERS_QUERY, plan_users, stored_resolver
-from legacy.verify import _checksum, _source_side, load_record, verify
+from legacy.verify import load_record, verify
 from tests.legacy.conftest import in_org, run_import
 
 ISO = "2021-03-04T05:06:07Z"
@@ -79,10 +82,11 @@ def _python_reference(conn: psycopg.Connection, path: Path, slug: str):
                       datetime.fromisoformat(document["reference_time"]))
         sides = {}
         for step in STEPS:
-            rows = (out for row in source.rows(step.query) if (out := step.normalise(ctx, row)) is not None)
+            normalise = ORACLES.get(step.source, step.normalise)
+            rows = (out for row in source.rows(step.query) if (out := normalise(ctx, row)) is not None)
             if step.source in SETWISE:
-                sides[step.target] = (_source_side(conn, step.target, step.columns, rows, org_id),
-                                      _checksum(conn, step.readback, org_id))
+                sides[step.target] = (twin_checksum(conn, step.target, step.columns, rows, org_id),
+                                      checksum(conn, step.readback, org_id))
             else:
                 all(True for _ in rows)
         held = [(legacy_id, reason, row) for table, legacy_id, reason, row in report.quarantined_rows()
@@ -114,13 +118,14 @@ def test_sql_path_matches_the_python_normalisers(database, edgy_file, sessions):
 
 
 def test_verification_source_side_computed_during_the_import(database, dirty_file):
-    ahead = Ahead(database.admin_url, dirty_file.path)
-    document = run_import(database.admin_url, dirty_file.path, ahead=ahead).document
-    sums = ahead._future.result()
-    assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
-    assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
-    with in_org(database.admin_url, dirty_file.path) as conn:
-        conn.execute("update tasks set title = title || '!' where legacy_id = 1")
-    # The early sums are compared with the target as it is now; a difference is named in full.
-    result = verify(database.admin_url, dirty_file.path, "acme", ahead)
+    with Helpers(database.admin_url) as helpers:
+        ahead = Ahead(helpers)
+        document = run_import(database.admin_url, dirty_file.path, ahead=ahead).document
+        sums = ahead.result()
+        assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
+        assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
+        with in_org(database.admin_url, dirty_file.path) as conn:
+            conn.execute("update tasks set title = title || '!' where legacy_id = 1")
+        # The early sums are compared with the target as it is now; a difference is named in full.
+        result = verify(database.admin_url, dirty_file.path, "acme", ahead)
     assert [(c.table, c.differing) for c in result.checks if not c.ok] == [("tasks", ["1"])]
