@@ -22,6 +22,7 @@ ID_ENDPOINTS = [
     ("GET", "/api/organizations/{org}", None),
     ("PATCH", "/api/organizations/{org}", {"name": "Taken"}),
     ("DELETE", "/api/organizations/{org}", None),
+    ("GET", "/api/organizations/{org}/me", None),
     ("GET", "/api/organizations/{org}/members", None),
     ("DELETE", "/api/organizations/{org}/members/{user}", None),
     ("POST", "/api/organizations/{org}/invitations", {"email": "x@example.com", "role": "Viewer"}),
