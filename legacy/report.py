@@ -71,6 +71,16 @@ class Report:
         if len(entry["examples"]) < EXAMPLES_KEPT:
             entry["examples"].append(legacy_id)
 
+    def take(self, part: Report, name: str, *, with_rows: bool = False) -> None:
+        """Take over the accounting of table `name` from `part` (a report another connection
+        kept), and with `with_rows` every merged or quarantined row it lists."""
+        if name in part.tables:
+            self.tables[name] = part.tables[name]
+        if name in part.fixes:
+            self.fixes[name] = part.fixes[name]
+        if with_rows:
+            self.rows.extend(part.rows)
+
     def unbalanced(self) -> list[str]:
         """Tables whose read count is not imported + merged + quarantined."""
         return [f"{name}: read {c['read']} != imported {c['imported']} + merged {c['merged']} "

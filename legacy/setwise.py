@@ -269,14 +269,6 @@ def _transfer(source: psycopg.Connection, target: psycopg.Connection, query: str
             into.write(data)
 
 
-def _merge(report: Report, part: Report, table: str) -> None:
-    if table in part.tables:
-        report.tables[table] = part.tables[table]
-    if table in part.fixes:
-        report.fixes[table] = part.fixes[table]
-    report.rows.extend(part.rows)
-
-
 QUARANTINE_COLUMNS = ("organization_id", "source_table", "legacy_id", "reason", "row_data")
 
 
@@ -349,7 +341,7 @@ def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, pla
         finally:
             wait([pending])  # the helper's connection outlives the work on it, even on failure
         pending.result()
-        _merge(report, part, "task_events")
+        report.take(part, "task_events", with_rows=True)
         _transfer(helper, conn, "select * from ready_events", "task_events", EVENT_COLUMNS)
         if checked_here:
             _check_references(conn, ids.org_id)

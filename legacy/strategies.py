@@ -108,11 +108,7 @@ class SetWise:
     def _target_only(job: Job, step: Step, sums: SourceSums) -> Future[TableCheck]:
         """A table whose source side the import computed: its accounting is taken over and only
         the target is read back (on a helper)."""
-        report, part = job.ctx.report, sums.report
-        if step.source in part.tables:
-            report.tables[step.source] = part.tables[step.source]
-        if step.source in part.fixes:
-            report.fixes[step.source] = part.fixes[step.source]
+        job.ctx.report.take(sums.report, step.source)
         source = Checksum(*sums.sums[step.target])
 
         def target(conn: psycopg.Connection, own: LegacySource) -> TableCheck:
