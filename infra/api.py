@@ -46,6 +46,8 @@ class ApiArgs:
     log_retention_days: int
     # The dashboard's address: the links in e-mails (verification, reset, invitations).
     public_url: pulumi.Input[str]
+    # The Telegram bot's credential to the API (infra/bot.py), read by both sides.
+    telegram_bot_secret_arn: pulumi.Input[str] | None = None
 
 
 class Api(pulumi.ComponentResource):
@@ -60,14 +62,16 @@ class Api(pulumi.ComponentResource):
                                              opts=pulumi.ResourceOptions(parent=self))
         self.url = self.http_api.api_endpoint
         self.jwt_secret = self._jwt_secret(name)
+        bot = [args.telegram_bot_secret_arn] if args.telegram_bot_secret_arn is not None else []
         self.function = self._function(
             "api", API_HANDLER,
             {"APP_DB_SECRET_ARN": args.app_secret_arn,
              "MIYABI_JWT_SECRET_ARN": self.jwt_secret.arn,
              "MIYABI_PUBLIC_URL": args.public_url, "MIYABI_DB_HOST": args.db_host,
              "MIYABI_POOL_MAX_SIZE": str(CONNECTIONS_PER_INSTANCE),
-             "MIYABI_EMAIL_BACKEND": "ses", "MIYABI_LOG_JSON": "true"},
-            secrets=[args.app_secret_arn, self.jwt_secret.arn], send_email=True,
+             "MIYABI_EMAIL_BACKEND": "ses", "MIYABI_LOG_JSON": "true",
+             **({"MIYABI_TELEGRAM_BOT_SECRET_ARN": bot[0]} if bot else {})},
+            secrets=[args.app_secret_arn, self.jwt_secret.arn, *bot], send_email=True,
             security_group_id=args.security_group_id, reserved_concurrency=args.reserved_concurrency,
         )
         self.migrate_function = self._function(

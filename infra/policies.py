@@ -36,6 +36,15 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 PROXY = "aws:rds/proxy:Proxy"
 PROXY_GROUP = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
+# A function with any of these reaches the database and must run inside the VPC.
+DATABASE_SETTINGS = frozenset({"MIYABI_DB_HOST", "APP_DB_SECRET_ARN", "MASTER_DB_SECRET_ARN",
+                               "MIYABI_APP_DATABASE_URL", "DATABASE_URL"})
+ROUTE = "aws:apigatewayv2/route:Route"
+ALIAS = "aws:lambda/alias:Alias"
+INTEGRATION = "aws:apigatewayv2/integration:Integration"
+TELEGRAM_WEBHOOK_ROUTE = "POST /telegram/webhook"
+TELEGRAM_WEBHOOK_HANDLER = "bot.webhook.handler"
+WEBHOOK_ARN_SETTING = "TELEGRAM_WEBHOOK_SECRET_ARN"
 # What the proxy's share must leave of max_connections: the migrate function's direct connection,
 # an operator's psql and RDS's reserved superuser slots.
 DIRECT_HEADROOM = 5
@@ -153,12 +162,18 @@ def _ingress(resources: list[PlannedResource]) -> Iterable[tuple[str, str, float
 
 
 def lambda_in_vpc(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    """Every function with a database setting runs in the VPC; one outside (the Telegram bot,
+    an HTTP client of the API) may hold none."""
     functions = _of_type(resources, FUNCTION)
-    bad = [f"{r.name} is not attached to private subnets and a security group"
-           for r in functions
-           if not (r.inputs.get("vpcConfig") or {}).get("subnetIds")
-           or not (r.inputs.get("vpcConfig") or {}).get("securityGroupIds")]
-    return _verdict("lambda-in-vpc", functions, bad, "every function runs inside the VPC")
+    outside = [r for r in functions
+               if not (r.inputs.get("vpcConfig") or {}).get("subnetIds")
+               or not (r.inputs.get("vpcConfig") or {}).get("securityGroupIds")]
+    bad = [f"{r.name} is not attached to private subnets and a security group but has "
+           f"{', '.join(sorted(DATABASE_SETTINGS & set(_environment(r))))}"
+           for r in outside if DATABASE_SETTINGS & set(_environment(r))]
+    return _verdict("lambda-in-vpc", functions, bad,
+                    "every function with a database setting runs inside the VPC"
+                    + (f"; {len(outside)} outside hold none" if outside else ""))
 
 
 def cloudfront_https_oac(stack: str, resources: list[PlannedResource]) -> PolicyResult:
@@ -269,6 +284,46 @@ def connection_budget(stack: str, resources: list[PlannedResource]) -> PolicyRes
                                         f"may open {allowed} ({budget})")
 
 
+def telegram_webhook_secret(stack: str, resources: list[PlannedResource]) -> PolicyResult:
+    """The webhook route reaches only the webhook handler, with the webhook secret's ARN set: the
+    function that refuses (401) a request without Telegram's secret header."""
+    routes = [r for r in _of_type(resources, ROUTE) if r.inputs.get("routeKey") == TELEGRAM_WEBHOOK_ROUTE]
+    integrations = {f"integrations/{_planned_id(i)}": i for i in _of_type(resources, INTEGRATION)}
+    functions = _of_type(resources, FUNCTION)
+    bad = []
+    for route in routes:
+        integration = integrations.get(str(route.inputs.get("target")))
+        uri = str((integration.inputs if integration else {}).get("integrationUri", ""))
+        function = _function_at(uri, functions, _of_type(resources, ALIAS))
+        if function is None:
+            bad.append(f"{route.name} reaches no function of the plan ({uri or 'no integration'})")
+        elif function.inputs.get("handler") != TELEGRAM_WEBHOOK_HANDLER:
+            bad.append(f"{route.name} reaches {function.name}, whose handler "
+                       f"{function.inputs.get('handler')!r} is not {TELEGRAM_WEBHOOK_HANDLER}")
+        elif not _environment(function).get(WEBHOOK_ARN_SETTING):
+            bad.append(f"{function.name} behind {route.name} has no {WEBHOOK_ARN_SETTING}: "
+                       "it could not check Telegram's secret header")
+    return _verdict("telegram-webhook-secret", routes, bad,
+                    "the webhook route's function checks the webhook secret")
+
+
+def _function_at(uri: str, functions: list[PlannedResource],
+                 aliases: list[PlannedResource]) -> PlannedResource | None:
+    """The function an integration's URI names: its ARN, or an alias's (`...:name:alias`)."""
+    if not uri:
+        return None
+    for alias in aliases:
+        if uri.endswith(f":{alias.inputs.get('name')}"):
+            uri = f":{alias.inputs.get('functionName')}"
+    return next((f for f in functions if uri.endswith(f":{f.inputs.get('name')}")), None)
+
+
+def _planned_id(resource: PlannedResource) -> str:
+    # The id infra.mocks gives a resource: its physical name (the `name` input, or the
+    # resource's name with -mock), then -id.
+    return f"{resource.inputs.get('name') or resource.name + '-mock'}-id"
+
+
 def _environment(function: PlannedResource) -> dict[str, Any]:
     return ((function.inputs.get("environment") or {}).get("variables")) or {}
 
@@ -286,4 +341,5 @@ POLICIES: list[Policy] = [
     no_iam_star,
     rds_proxy_tls,
     connection_budget,
+    telegram_webhook_secret,
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pulumi
 
 from infra.api import ALIAS, Api, ApiArgs
+from infra.bot import Bot, BotArgs, TelegramSecrets
 from infra.config import REPO_ROOT, StackConfig
 from infra.database import Database, DatabaseArgs
 from infra.frontend import Frontend, FrontendArgs
@@ -41,6 +42,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
     # function (whose environment needs the distribution's domain) comes after both. The cycle
     # is only in the order the boxes are declared here, bridged by a deferred output.
     public_url, resolve_public_url = pulumi.deferred_output()
+    telegram = TelegramSecrets(f"{prefix}-telegram")
     api = Api(prefix, ApiArgs(
         prefix=prefix, stack=config.stack, package_path=str(package_path(config)),
         subnet_ids=network.private_subnet_ids, security_group_id=network.lambda_sg.id,
@@ -49,6 +51,16 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         app_secret_arn=database.app_secret.arn, master_secret_arn=database.master_secret_arn,
         memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds,
         log_retention_days=config.log_retention_days, public_url=public_url,
+        telegram_bot_secret_arn=telegram.api_secret.arn,
+    ))
+    # The bot calls the API at the HTTP API's endpoint (`/api/...`) and runs outside the VPC.
+    bot = Bot(f"{prefix}-bot", BotArgs(
+        prefix=prefix, stack=config.stack, package_path=str(package_path(config)),
+        http_api_id=api.http_api.id, http_api_execution_arn=api.http_api.execution_arn,
+        api_url=api.url, bot_token_arn=telegram.bot_token.arn,
+        webhook_secret_arn=telegram.webhook_secret.arn, api_secret_arn=telegram.api_secret.arn,
+        memory_mb=config.lambda_memory_mb, timeout_seconds=config.lambda_timeout_seconds,
+        log_retention_days=config.log_retention_days,
     ))
     frontend = Frontend(f"{prefix}-dashboard", FrontendArgs(
         api_url=api.url, price_class=config.cloudfront_price_class,
@@ -82,6 +94,12 @@ def build(config: StackConfig) -> dict[str, pulumi.Input]:
         # What `invoke deploy` watches after the switch, and what `invoke restore` retargets.
         "alarm_names": [alarm.name for alarm in monitoring.alarms],
         "db_proxy_name": database.proxy.name,
+        # What `invoke deploy` gives Telegram's setWebhook (ops/pipeline/aws/telegram.py).
+        "telegram_webhook_url": bot.webhook_url,
+        "telegram_bot_token_secret_arn": telegram.bot_token.arn,
+        "telegram_webhook_secret_arn": telegram.webhook_secret.arn,
+        "bot_function_name": bot.webhook_function.name,
+        "bot_notify_function_name": bot.notify_function.name,
     }
 
 

@@ -11,7 +11,8 @@ FUNCTION = "aws:lambda/function:Function"
 
 
 def test_api_and_migrate_functions_share_the_package(prod: Plan) -> None:
-    functions = {f.name: f.inputs for f in of_type(prod, FUNCTION)}
+    functions = {f.name: f.inputs for f in of_type(prod, FUNCTION)
+                 if f.name in ("miyabi-prod-api", "miyabi-prod-migrate")}  # the bot's: test_bot.py
     assert functions["miyabi-prod-api"]["handler"] == "app.lambda_handler.handler"
     assert functions["miyabi-prod-migrate"]["handler"] == "app.lambda_handler.migrate"
     for inputs in functions.values():
@@ -36,9 +37,9 @@ def test_live_alias_points_at_the_published_version(prod: Plan) -> None:
 
 
 def test_http_api_invokes_the_alias_not_latest(prod: Plan) -> None:
-    integration = only(prod, "aws:apigatewayv2/integration:Integration").inputs
+    integration = named(prod, "aws:apigatewayv2/integration:Integration", "miyabi-prod").inputs
     assert integration["integrationUri"].endswith(":live")
-    permission = only(prod, "aws:lambda/permission:Permission").inputs
+    permission = named(prod, "aws:lambda/permission:Permission", "miyabi-prod").inputs
     assert permission["qualifier"] == "live"
     assert permission["principal"] == "apigateway.amazonaws.com"
 
@@ -62,7 +63,8 @@ def test_api_role_reads_only_the_app_and_signing_secrets(prod: Plan) -> None:
     assert len(secrets) == 1
     resources = secrets[0]["Resource"]
     assert resources[0] == prod.outputs["app_db_secret_arn"]
-    assert len(resources) == 2 and "jwt" in resources[1]
+    assert len(resources) == 3 and "jwt" in resources[1]
+    assert "telegram-api" in resources[2]  # the bot's credential to the API (infra/bot.py)
     assert prod.outputs["db_master_secret_arn"] not in resources
 
 

@@ -33,7 +33,7 @@ def tampered(plan: Plan, kind: str, change) -> list[PlannedResource]:
 def test_every_policy_passes_on_every_stack(stack_plans: dict[str, Plan], stack: str) -> None:
     plan = stack_plans[stack]
     assert [(p.name, p.passed, p.message) for p in plan.policies if not p.passed] == []
-    assert len(plan.policies) == len(POLICIES) == 12
+    assert len(plan.policies) == len(POLICIES) == 13
 
 
 def test_every_policy_fails_on_an_empty_plan(prod: Plan) -> None:
