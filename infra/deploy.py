@@ -6,6 +6,7 @@ CLI, AWS credentials, the Lambda package; the first thing missing is raised by n
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from infra.config import REPO_ROOT, StackConfig, load_stack_config
 from infra.errors import AwsCredentialsMissing, LambdaPackageMissing, PulumiCliMissing
+from infra.frontend import ORIGIN_PATH_ENV
 from infra.program import package_path
 
 CredentialsProbe = Callable[[str], object | None]
@@ -49,10 +51,31 @@ def preview(stack: str, on_output: Callable[[str], Any] = print, root: Path = RE
 
 
 def up(stack: str, on_output: Callable[[str], Any] = print, root: Path = REPO_ROOT) -> dict:
-    """`pulumi up` of the stack; returns the stack outputs as plain values."""
-    check_prerequisites(stack, root)
-    result = _stack(stack, root).up(on_output=on_output)
+    """`pulumi up` of the stack; returns the stack outputs as plain values.
+
+    The program declares the dashboard origin path the distribution has now (deploys switch it
+    with boto3), so an update never points the dashboard somewhere else.
+    """
+    config = check_prerequisites(stack, root)
+    selected = _stack(stack, root)
+    os.environ[ORIGIN_PATH_ENV] = _live_origin_path(selected, config.region)
+    try:
+        result = selected.up(on_output=on_output)
+    finally:
+        os.environ.pop(ORIGIN_PATH_ENV, None)
     return {name: output.value for name, output in result.outputs.items()}
+
+
+def _live_origin_path(selected, region: str) -> str:  # noqa: ANN001 - pulumi.automation.Stack
+    """The live dashboard origin path of the stack's distribution ("" before it exists)."""
+    distribution = {name: o.value for name, o in selected.outputs().items()}.get("distribution_id")
+    if not distribution:
+        return ""
+    import boto3
+
+    from ops.pipeline.aws.dashboard import live_origin_path
+
+    return live_origin_path(boto3.Session(region_name=region).client("cloudfront"), distribution)
 
 
 def _stack(stack: str, root: Path):  # noqa: ANN202 - pulumi.automation.Stack, imported lazily

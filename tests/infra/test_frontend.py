@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+
+import pytest
 
 from infra.frontend import CACHING_DISABLED
 from infra.plan import Plan
@@ -69,3 +73,68 @@ def test_journal_bucket_is_versioned_and_private(prod: Plan) -> None:
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
     named(prod, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "miyabi-prod-journal")
     assert prod.outputs["journal_bucket"] == "miyabi-prod-journal-mock"
+
+
+def test_the_headers_policy_sends_the_local_servers_csp_and_headers(prod: Plan) -> None:
+    from app.dashboard import SECURITY_HEADERS
+
+    policy = only(prod, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy").inputs
+    security = policy["securityHeadersConfig"]
+    csp = security["contentSecurityPolicy"]["contentSecurityPolicy"]
+    assert csp == SECURITY_HEADERS["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "script-src 'self'" in csp
+    assert security["referrerPolicy"]["referrerPolicy"] == SECURITY_HEADERS["Referrer-Policy"]
+    assert security["frameOptions"]["frameOption"] == SECURITY_HEADERS["X-Frame-Options"]
+    assert security["contentTypeOptions"]["override"] is True
+    assert all(security[name]["override"] is True for name in security)
+    custom = {h["header"]: h["value"] for h in policy["customHeadersConfig"]["items"]}
+    assert custom == {name: SECURITY_HEADERS[name]
+                      for name in ("Cross-Origin-Opener-Policy", "Permissions-Policy")}
+
+
+def test_pages_are_rewritten_to_index_on_the_default_behaviour_only(prod: Plan) -> None:
+    function = only(prod, "aws:cloudfront/function:Function")
+    assert function.inputs["runtime"] == "cloudfront-js-2.0" and function.inputs["publish"] is True
+    assert "/index.html" in function.inputs["code"]
+    distribution = only(prod, DISTRIBUTION).inputs
+    [association] = distribution["defaultCacheBehavior"]["functionAssociations"]
+    assert association["eventType"] == "viewer-request"
+    assert association["functionArn"].endswith(f"{function.name}-mock")
+    [api] = distribution["orderedCacheBehaviors"]
+    assert not api.get("functionAssociations")
+    # No error page turns an API 404 into the dashboard.
+    assert not distribution.get("customErrorResponses")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the function")
+def test_the_page_rewrite_keeps_files_and_api_paths_and_rewrites_pages() -> None:
+    from infra.frontend import PAGE_REWRITE
+
+    uris = ["/", "/tasks", "/agents/0b0c-11", "/verify-email", "/app.css", "/src/main.js",
+            "/vendor/preact.mjs", "/favicon.svg", "/tasks/"]
+    script = PAGE_REWRITE + "\nconsole.log(JSON.stringify(" + json.dumps(uris) + \
+        ".map(u => handler({request: {uri: u, querystring: {}}}).uri)));"
+    answer = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True, timeout=30)
+    assert dict(zip(uris, json.loads(answer.stdout), strict=True)) == {
+        "/": "/index.html", "/tasks": "/index.html", "/agents/0b0c-11": "/index.html",
+        "/verify-email": "/index.html", "/app.css": "/app.css", "/src/main.js": "/src/main.js",
+        "/vendor/preact.mjs": "/vendor/preact.mjs", "/favicon.svg": "/favicon.svg",
+        "/tasks/": "/index.html"}
+
+
+def test_the_origin_path_is_the_live_one(monkeypatch, plan_with) -> None:  # noqa: ANN001
+    from infra.frontend import ORIGIN_PATH_ENV
+
+    origin = {o["originId"]: o for o in only(plan_with(), DISTRIBUTION).inputs["origins"]}
+    assert origin["dashboard"].get("originPath", "") == ""
+    monkeypatch.setenv(ORIGIN_PATH_ENV, "/releases/0123456789abcdef0123")
+    origin = {o["originId"]: o for o in only(plan_with(), DISTRIBUTION).inputs["origins"]}
+    assert origin["dashboard"]["originPath"] == "/releases/0123456789abcdef0123"
+    assert "originPath" not in origin["api"] or origin["api"]["originPath"] == ""
+
+
+def test_the_ops_side_and_the_program_name_the_same_origin() -> None:
+    from infra import frontend
+    from ops.pipeline.aws import dashboard
+
+    assert frontend._DASHBOARD_ORIGIN == dashboard.DASHBOARD_ORIGIN

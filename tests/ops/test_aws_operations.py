@@ -17,6 +17,7 @@ import pytest
 from ops.pipeline.aws import steps as aws
 from ops.pipeline.aws.target import AwsTarget
 from ops.pipeline.errors import DeployFailed, PrerequisiteMissing, VerifyFailed
+from tests.ops.test_aws_dashboard import _distribution
 from tests.ops.test_aws_steps import REGION, _function
 from tests.ops.test_aws_steps import session as session  # noqa: F401 - the fixture
 
@@ -44,7 +45,8 @@ class Stack:
                         "journal_bucket": "journal", "api_url": "https://api.example.com",
                         "db_instance_id": OLD_DB,
                         "db_endpoint": f"{self.instance['Endpoint']['Address']}:5432",
-                        "app_db_secret_arn": self.secret_arn}
+                        "app_db_secret_arn": self.secret_arn,
+                        "dashboard_bucket": "dash", "distribution_id": _distribution(session)}
         self.verified: list[str] = []
         self.migrations: list[str | None] = []
         self.target = AwsTarget("dev", {"MIYABI_HOME": str(tmp_path)}, outputs=lambda: self.outputs,

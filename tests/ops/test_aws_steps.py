@@ -1,4 +1,4 @@
-"""The AWS target's boto3 steps against moto: snapshot, alias, journal, invalidation."""
+"""The AWS target's boto3 steps against moto: snapshot, alias, journal (dashboard: test_aws_dashboard)."""
 
 from __future__ import annotations
 
@@ -85,29 +85,6 @@ def test_journal_is_written_to_a_versioned_bucket(session) -> None:  # noqa: ANN
         ("deploy", "succeeded", "7")]
     versions = s3.list_object_versions(Bucket="journal", Prefix="journal/dev.jsonl")["Versions"]
     assert len(versions) == 3
-
-
-def test_dashboard_sync_uploads_and_invalidates(session, tmp_path: Path) -> None:  # noqa: ANN001
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text("<h1>Miyabi</h1>")
-    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
-    s3, cloudfront = session.client("s3"), session.client("cloudfront")
-    s3.create_bucket(Bucket="dash", CreateBucketConfiguration={"LocationConstraint": REGION})
-    distribution = cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": "t", "Comment": "", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "dash.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "MinTTL": 0, "ForwardedValues": {"QueryString": False,
-                                                                  "Cookies": {"Forward": "none"}},
-                                 "TrustedSigners": {"Enabled": False, "Quantity": 0}}})
-    dist_id = distribution["Distribution"]["Id"]
-    invalidation = aws.sync_dashboard(s3, cloudfront, tmp_path, "dash", dist_id)
-    keys = {o["Key"]: o for o in s3.list_objects_v2(Bucket="dash")["Contents"]}
-    assert set(keys) == {"index.html", "assets/app.js"}
-    assert s3.head_object(Bucket="dash", Key="index.html")["ContentType"] == "text/html"
-    listed = cloudfront.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
-    assert [i["Id"] for i in listed] == [invalidation]
 
 
 def test_rollback_moves_the_alias_back_and_journals_it(session, tmp_path: Path) -> None:  # noqa: ANN001

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import mimetypes
-import time
-from pathlib import Path
 
 from ops.pipeline.journal import Store
 
@@ -42,17 +39,6 @@ def invoke_migrate(lambda_client, function: str, to: str | None = None) -> dict:
     if answer.get("FunctionError"):
         raise RuntimeError(f"the migrate entry point failed: {body}")
     return body
-
-
-def sync_dashboard(s3, cloudfront, folder: Path, bucket: str, distribution: str) -> str:  # noqa: ANN001
-    """Upload the dashboard's files and invalidate the distribution; the invalidation id."""
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        s3.upload_file(str(path), bucket, str(path.relative_to(folder)),
-                       ExtraArgs={"ContentType": kind})
-    answer = cloudfront.create_invalidation(DistributionId=distribution, InvalidationBatch={
-        "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": f"miyabi-{time.time_ns()}"})
-    return answer["Invalidation"]["Id"]
 
 
 class S3Store(Store):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.settings import REPOSITORY_ROOT, load_settings
+from ops.pipeline.aws import dashboard as frontend
 from ops.pipeline.aws import database as rds_ops
 from ops.pipeline.aws import logs as cloudwatch_logs
 from ops.pipeline.aws import service
@@ -100,9 +101,11 @@ class AwsTarget:
             goal = self._goal(to)
             context = {"stack": self.stack, "lambda_version": goal["lambda_version"],
                        "release": goal.get("release"), "schema_level": goal.get("schema_level"),
+                       "dashboard": goal.get("dashboard"),
+                       "dashboard_origin_path": goal.get("dashboard_origin_path"),
                        "previous_version": self._live()}
             steps = [Step("start", self._start, self._restop), Step("alias", self._alias, self._unalias),
-                     Step("schema", self._schema)]
+                     Step("dashboard", self._dashboard_back, self._undashboard), Step("schema", self._schema)]
             return execute(self.journal, "rollback", steps, context, self.progress)
 
     def backup(self, reason: str = "on demand") -> dict:
@@ -148,8 +151,9 @@ class AwsTarget:
     def deploy_steps(self) -> list[Step]:
         return [Step("start", self._start, self._restop), Step("backup", self._snapshot),
                 Step("release", self._release, self._unalias),
-                Step("migrate", self._migrate, self._unmigrate), Step("dashboard", self._dashboard),
-                Step("verify", self._verify), Step("telegram", self._telegram), Step("watch", self._watch)]
+                Step("migrate", self._migrate, self._unmigrate),
+                Step("dashboard", self._dashboard, self._undashboard),
+                Step("verify", self._verify), Step("watch", self._watch)]
 
     def restore_steps(self) -> list[Step]:
         return [Step("backup", self._snapshot), Step("restore", self._restore, self._discard),
@@ -320,23 +324,24 @@ class AwsTarget:
                            context["previous_version"])
 
     def _dashboard(self, context: Context) -> Context:
-        folder = self.root / "dashboard" / "dist"
-        if not folder.is_dir():
-            self.progress(f"no dashboard build at {folder}; skipped")
+        """The release's dashboard/ under its own prefix, the distribution pointed at it."""
+        return frontend.publish(self.client("s3"), self.client("cloudfront"), self.root / "dashboard",
+                                self.outputs["dashboard_bucket"], self.outputs["distribution_id"])
+
+    def _dashboard_back(self, context: Context) -> Context:  # rollback's dashboard
+        if not context.get("dashboard_origin_path"):
+            self.progress("that release recorded no dashboard; the dashboard is left as it is")
             return {}
-        return {"invalidation": aws.sync_dashboard(
-            self.client("s3"), self.client("cloudfront"), folder, self.outputs["dashboard_bucket"],
-            self.outputs["distribution_id"])}
+        return frontend.switch(self.client("cloudfront"), self.outputs["distribution_id"],
+                               context["dashboard_origin_path"])
+
+    def _undashboard(self, context: Context) -> None:
+        if "dashboard_origin_before" in context:
+            frontend.switch(self.client("cloudfront"), self.outputs["distribution_id"],
+                            context["dashboard_origin_before"])
 
     def _verify(self, context: Context) -> Context:
         return {"verified": self.verifier(self.url, context)}
-
-    def _telegram(self, context: Context) -> Context:
-        """Telegram's setWebhook with the stack's route and secret (skipped without a bot token)."""
-        from ops.pipeline.aws import telegram
-
-        return telegram.register(self.client("secretsmanager"), self.outputs,
-                                 self.settings.telegram_api_url, self.progress)
 
     def _default_verifier(self, url: str, context: Context) -> dict:
         from ops.verify import run_checks
