@@ -27,7 +27,8 @@ class MyAccess(BaseModel):
     user_id: uuid.UUID
     roles: list[str] = Field(description="The caller's roles in the organization, by name")
     permissions: list[str] = Field(description="Every permission those roles give, sorted")
-    person: bool = Field(description="False for an API key: person-only endpoints answer it 403")
+    person: bool = Field(description="False for an API key or the Telegram bot (a chat acting for its "
+                                     "person): person-only endpoints answer them 403")
     last_event_id: int = Field(description="The newest event of the organization: start live updates "
                                            "after it (`/api/events?after=` or `Last-Event-ID`)")
 
@@ -39,5 +40,7 @@ class MyAccess(BaseModel):
 async def my_access(id: uuid.UUID, caller: TenantCaller, conn: TenantConn) -> dict:
     row = await (await conn.execute(MY_ROLES_AND_FEED, {"org": id, "user": caller.user_id})).fetchone()
     return {"organization_id": id, "user_id": caller.user_id, "roles": row["roles"],
-            "permissions": sorted(caller.permissions), "person": caller.api_key_id is None,
+            "permissions": sorted(caller.permissions),
+            # The same test as tenant_person (app/deps.py): an API key and the bot are no person.
+            "person": caller.api_key_id is None and caller.telegram_chat_id is None,
             "last_event_id": row["last_event_id"]}
