@@ -1,4 +1,4 @@
-"""The Lambda package: the app and db code with their runtime dependencies, as one zip.
+"""The Lambda package: the app, db and bot code with their runtime dependencies, as one zip.
 
 Dependencies are installed for Lambda's platform (manylinux x86_64, CPython 3.12) as binary
 wheels only, whatever machine builds the package. The zip is deterministic: the same sources
@@ -20,7 +20,7 @@ from pathlib import Path
 from infra.config import REPO_ROOT
 from infra.errors import InfraError
 
-SOURCE_PACKAGES = ("app", "db")
+SOURCE_PACKAGES = ("app", "db", "bot")  # bot/: the Telegram functions (infra/bot.py)
 SKIPPED_PARTS = {"__pycache__", "tests", "legacy"}
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 Installer = Callable[[list[str], Path], None]

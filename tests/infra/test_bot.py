@@ -173,3 +173,16 @@ def test_plan_shows_the_function_and_the_route(prod: Plan) -> None:
     assert (FUNCTION, "miyabi-prod-bot") in kinds and (ROUTE, "miyabi-prod-bot-webhook") in kinds
     assert {"name": "telegram-webhook-secret", "passed": True,
             "message": "the webhook route's function checks the webhook secret"} in document["policies"]
+
+
+def test_the_package_carries_the_bot_and_its_dependencies(tmp_path) -> None:  # noqa: ANN001
+    import zipfile
+
+    from infra.package import build_package, runtime_requirements
+    from tests.infra.test_package import fake_installer
+
+    built = build_package(tmp_path / "lambda.zip", install=fake_installer([]))
+    names = zipfile.ZipFile(built.path).namelist()
+    assert {"bot/webhook.py", "bot/telegram_app.py", "app/telegram_auth.py"} <= set(names)
+    assert not [n for n in names if n.startswith("bot/") and "__pycache__" in n]
+    assert "python-telegram-bot" in " ".join(runtime_requirements())
