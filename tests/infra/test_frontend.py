@@ -138,3 +138,43 @@ def test_the_ops_side_and_the_program_name_the_same_origin() -> None:
     from ops.pipeline.aws import dashboard
 
     assert frontend._DASHBOARD_ORIGIN == dashboard.DASHBOARD_ORIGIN
+
+
+def test_pulumi_up_declares_the_origin_path_the_distribution_has_now(monkeypatch) -> None:  # noqa: ANN001
+    """A deploy switches the origin path with boto3; `up` must not point it back at the root."""
+    from types import SimpleNamespace
+
+    import boto3
+    from moto import mock_aws
+
+    from infra import deploy
+    from tests.ops.test_aws_dashboard import _distribution
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        session = boto3.Session(region_name="eu-west-1")
+        distribution = _distribution(session)
+        from ops.pipeline.aws.dashboard import point_origin
+
+        point_origin(session.client("cloudfront"), distribution, "/releases/abc")
+        deployed = SimpleNamespace(outputs=lambda: {"distribution_id": SimpleNamespace(value=distribution)})
+        assert deploy._live_origin_path(deployed, "eu-west-1") == "/releases/abc"
+        assert deploy._live_origin_path(SimpleNamespace(outputs=dict), "eu-west-1") == ""
+
+
+def test_up_runs_the_program_with_the_live_origin_path_then_forgets_it(monkeypatch) -> None:  # noqa: ANN001
+    import os
+    from types import SimpleNamespace
+
+    from infra import deploy
+    from infra.frontend import ORIGIN_PATH_ENV
+
+    seen = []
+    stack = SimpleNamespace(up=lambda on_output: seen.append(os.environ.get(ORIGIN_PATH_ENV))
+                            or SimpleNamespace(outputs={}))
+    monkeypatch.setattr(deploy, "check_prerequisites", lambda *_: SimpleNamespace(region="eu-west-1"))
+    monkeypatch.setattr(deploy, "_stack", lambda *_: stack)
+    monkeypatch.setattr(deploy, "_live_origin_path", lambda *_: "/releases/live")
+    assert deploy.up("prod") == {}
+    assert seen == ["/releases/live"] and ORIGIN_PATH_ENV not in os.environ
