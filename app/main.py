@@ -21,7 +21,8 @@ from app.security import signing_secret
 from app.settings import Settings, get_settings
 from db.local import app_url
 
-DESCRIPTION = "Miyabi: agents, tasks and the people who run them. Contract: docs/api.md."
+DESCRIPTION = ("Miyabi: agents, tasks and the people who run them. Contract: docs/api.md; "
+               "architecture: docs/architecture.md; operations: docs/operations.md; layout: docs/layout.md.")
 
 
 def create_pool(settings: Settings) -> AsyncConnectionPool:
