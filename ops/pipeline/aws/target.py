@@ -153,7 +153,7 @@ class AwsTarget:
                 Step("release", self._release, self._unalias),
                 Step("migrate", self._migrate, self._unmigrate),
                 Step("dashboard", self._dashboard, self._undashboard),
-                Step("verify", self._verify), Step("watch", self._watch)]
+                Step("verify", self._verify), Step("telegram", self._telegram), Step("watch", self._watch)]
 
     def restore_steps(self) -> list[Step]:
         return [Step("backup", self._snapshot), Step("restore", self._restore, self._discard),
@@ -342,6 +342,13 @@ class AwsTarget:
 
     def _verify(self, context: Context) -> Context:
         return {"verified": self.verifier(self.url, context)}
+
+    def _telegram(self, context: Context) -> Context:
+        """Telegram's setWebhook with the stack's route and secret (skipped without a bot token)."""
+        from ops.pipeline.aws import telegram
+
+        return telegram.register(self.client("secretsmanager"), self.outputs,
+                                 self.settings.telegram_api_url, self.progress)
 
     def _default_verifier(self, url: str, context: Context) -> dict:
         from ops.verify import run_checks
