@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from app.private_files import private_dir, write_private
 from db.errors import EmbeddedServerFailed
+from db.private_files import private_dir, write_private
 
 SUPERUSER = "postgres"
 # The role that owns the databases and runs everything after bootstrap, shaped like the master

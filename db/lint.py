@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.settings import REPOSITORY_ROOT
 from db.errors import MigrationFolderInvalid
+from db.settings import REPOSITORY_ROOT
 
 ANONYMOUS_INDEX = re.compile(r"create\s+(unique\s+)?index\s+(concurrently\s+)?on\b", re.I)
 TABLE_WITH_ORG = re.compile(

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from app.settings import Settings
 from db.embedded import OWNER, EmbeddedPostgres, read_or_create_secret
 from db.errors import DatabaseOwnedBySuperuser, DatabaseUnreachable
+from db.settings import Settings
 from db.urls import for_psycopg, redact, with_database
 
 

@@ -20,9 +20,10 @@ from db.errors import (
     MigrationFolderInvalid,
     RollbackTargetInvalid,
 )
+from db.levels import BASE_LEVEL
+from db.levels import current_level as level_of
 from db.urls import for_yoyo, redact
 
-BASE_LEVEL = "base"
 Progress = Callable[[str], None]
 
 
@@ -82,9 +83,9 @@ def status(url: str, folder: Path) -> list[MigrationState]:
 
 
 def current_level(url: str, folder: Path) -> str:
-    """The id of the newest applied migration, or 'base' when none is."""
-    applied = [state.id for state in status(url, folder) if state.applied]
-    return applied[-1] if applied else BASE_LEVEL
+    """The level of the database at `url`, ordered by `folder`'s migration list (db.levels)."""
+    states = status(url, folder)
+    return level_of([state.id for state in states], [state.id for state in states if state.applied])
 
 
 def apply(url: str, folder: Path, *, app_role: str = "miyabi_app", lock_timeout: float = 120,

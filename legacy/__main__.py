@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.settings import load_settings
+from db.settings import load_settings
 from legacy.run import import_and_verify
 from legacy.verify import verify_or_raise
 

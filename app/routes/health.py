@@ -12,7 +12,8 @@ from psycopg_pool import PoolTimeout
 
 from app.deps import AppSettings, Pool
 from app.errors import ApiError, error_body
-from db.migrate import BASE_LEVEL, load_migrations
+from db.levels import current_level
+from db.migrate import load_migrations
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -23,11 +24,6 @@ APPLIED = "select migration_id from _yoyo_migration"
 @lru_cache(maxsize=4)
 def migration_ids(folder: Path) -> tuple[str, ...]:
     return tuple(m.id for m in load_migrations(folder))
-
-
-def current_level(known: tuple[str, ...], applied: set[str]) -> str:
-    """As db.migrate.current_level: the newest migration of the folder that is applied."""
-    return next((level for level in reversed(known) if level in applied), BASE_LEVEL)
 
 
 @router.get("", summary="The process is up")

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from app.deps import AppSettings, Caller, TenantCaller, TenantConn, require
 from app.pagination import PageParams, Paginated
 from app.routes.agents import ONLINE, Agent, list_agents
-from app.routes.health import APPLIED, current_level, migration_ids
+from app.routes.health import APPLIED, migration_ids
 from app.routes.tasks import TASK_STATUSES
+from db.levels import current_level
 
 router = APIRouter(prefix="/api/status", tags=["status"])
 

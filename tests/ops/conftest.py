@@ -34,8 +34,7 @@ def free_port() -> int:
 def make_source(root: Path, extra_migrations: dict[str, str] | None = None) -> Path:
     """A checkout-like tree: the stand-in app, the real db/ plus `extra_migrations`."""
     (root / "app").mkdir(parents=True)
-    for module in ("settings.py", "private_files.py"):  # what db/ imports from app/
-        shutil.copy2(REPOSITORY_ROOT / "app" / module, root / "app" / module)
+    shutil.copy2(REPOSITORY_ROOT / "app" / "settings.py", root / "app" / "settings.py")  # the stand-in's
     (root / "app" / "__init__.py").write_text("")
     shutil.copy2(STANDIN, root / "app" / "main.py")
     shutil.copytree(REPOSITORY_ROOT / "db", root / "db", ignore=IGNORE)

@@ -6,21 +6,30 @@ from pathlib import Path
 
 import psycopg
 
-from db import local
+from db import levels, local
 from db import migrate as migrations
 from db.errors import RollbackTargetInvalid
+from db.settings import REPOSITORY_ROOT
 
-BASE = migrations.BASE_LEVEL
+BASE = levels.BASE_LEVEL
+SOURCE_MIGRATIONS = REPOSITORY_ROOT / "db" / "migrations"
 
 
-def level(url: str) -> str:
-    """The newest applied migration id ('base' when none), whatever folder holds it."""
+def level(url: str, folders: list[Path] | None = None) -> str:
+    """The level of the database at `url` (db.levels.current_level), ordered by the migration
+    lists of `folders` (default: this source's); an applied id none of them holds (a newer
+    release applied it) comes after them."""
     with local.connect(url, autocommit=True) as conn:
         try:
-            row = conn.execute("select max(migration_id) from _yoyo_migration").fetchone()
+            applied = {row[0] for row in conn.execute("select migration_id from _yoyo_migration")}
         except psycopg.errors.UndefinedTable:
             return BASE
-    return row[0] if row and row[0] else BASE
+    return levels.current_level(_order(folders or [SOURCE_MIGRATIONS], applied), applied)
+
+
+def _order(folders: list[Path], applied: set[str]) -> list[str]:
+    known = levels.merged(_ids(f) for f in folders if f.is_dir())
+    return known + sorted(applied.difference(known))
 
 
 def _ids(folder: Path) -> list[str]:
@@ -34,10 +43,12 @@ def move_to(url: str, target: str, folders: list[Path], app_role: str) -> list[s
     used is one (of `folders`) that holds the current level; going forward, one whose
     newest migration is `target`.
     """
-    now = level(url)
+    now = level(url, folders)
     if now == target:
         return []
-    if target == BASE or (now != BASE and now > target):
+    order = _order(folders, {now} - {BASE})
+    if target == BASE or (now != BASE and target in order and
+                          levels.position(order, now) > levels.position(order, target)):
         folder = next((f for f in folders if now in _ids(f)), None)
         if folder is None:
             raise RollbackTargetInvalid(

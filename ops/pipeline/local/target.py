@@ -57,7 +57,7 @@ class LocalTarget:
         return local.admin_url(self.settings)
 
     def level(self) -> str:
-        return schema.level(self.admin_url())
+        return schema.level(self.admin_url(), self._folders({}))
 
     def current(self) -> Release | None:
         text = self.pointer.read_text().strip() if self.pointer.exists() else ""
