@@ -177,17 +177,21 @@ async def tenant_caller(
     organization = _requested_organization(request, x_organization_id, caller)
     if caller.organization_id is not None and caller.organization_id != organization:
         raise not_found("organization")
-    session = await (await conn.execute(SET_TENANT + CURRENT_SESSION, (
-        str(organization), str(caller.user_id), caller.user_id))).fetchone()
+    # One round trip for both statements (pipeline mode): the tenant is set by the first before
+    # the second runs, so row-level security filters the permissions' read as any other.
+    async with conn.pipeline():
+        tenant = await conn.execute(SET_TENANT + CURRENT_SESSION, (
+            str(organization), str(caller.user_id), caller.user_id))
+        member = await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))
+        session, row = await tenant.fetchone(), await member.fetchone()
     session_is_current(caller, session)
-    row = await (await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))).fetchone()
     if row is None:
         raise not_found("organization")
     if caller.api_key_id is not None:
         await conn.execute(TOUCH_API_KEY, (caller.api_key_id,))
-    member = replace(caller, organization_id=organization, permissions=frozenset(row["permissions"]))
-    request.state.caller = member
-    return member
+    inside = replace(caller, organization_id=organization, permissions=frozenset(row["permissions"]))
+    request.state.caller = inside
+    return inside
 
 
 TenantCaller = Annotated[Caller, Depends(tenant_caller)]
