@@ -16,11 +16,13 @@ from fastapi.responses import JSONResponse
 from psycopg import errors as pg
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.logs import current_request_id, logger
 
 # Constraints whose violation means "the state does not allow this" rather than "bad input".
 STATE_CONSTRAINTS = {"tasks_status_move_check", "member_roles_last_admin", "roles_builtin_read_only"}
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class ApiError(Exception):
@@ -86,10 +88,21 @@ async def _api_error(request: Request, error: ApiError) -> JSONResponse:
     return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette's 405 names one route's)."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in METHODS
+                     if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                            for route in routes))
+
+
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     message = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    headers = getattr(error, "headers", None)
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return error_response(error.status_code, _status_code_word(error.status_code), message,
-                          headers=getattr(error, "headers", None))
+                          headers=headers)
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from app.errors import error_body, install_error_handlers
 from app.errors_tracking import init_error_tracking
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.openapi import ErrorBody, install_openapi
 from app.routes import ROUTERS
 from app.security import signing_secret
 from app.settings import Settings, get_settings
@@ -58,9 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Miyabi API", version=settings.release, description=DESCRIPTION,
                   lifespan=lifespan,
                   responses={"default": {"description": "An error, in the one error shape",
+                                         "model": ErrorBody,
                                          "content": {"application/json": {
                                              "example": error_body("not_found", "...")}}}})
     app.state.settings = settings
+    install_openapi(app)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
