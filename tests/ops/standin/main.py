@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from app.settings import get_settings
 from db import local
-from db.migrate import expected_level
+from db.levels import current_level
+from db.migrate import expected_level, load_migrations
 
 app = FastAPI()
 
@@ -22,8 +23,8 @@ app = FastAPI()
 def _level() -> str:
     settings = get_settings()
     with psycopg.connect(local.app_url(settings), connect_timeout=5) as conn:
-        row = conn.execute("select max(migration_id) from _yoyo_migration").fetchone()
-    return row[0] or "base"
+        applied = {row[0] for row in conn.execute("select migration_id from _yoyo_migration")}
+    return current_level([m.id for m in load_migrations(settings.migrations_dir)], applied)
 
 
 @app.get("/api/health")
