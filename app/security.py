@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 import uuid
@@ -38,8 +39,15 @@ API_KEY_PREFIX = "mk_"
 SESSION_CLAIM = "gen"
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verified against when the e-mail is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both failures take the same time.
+
+    Computed on first use (an argon2id hash: tens of milliseconds off every cold import).
+    """
+    return _hasher.hash("not a real password")
 
 
 class InvalidToken(Exception):
@@ -63,7 +71,7 @@ def _verify_sync(password: str, stored: str | None) -> bool:
 
 def _burn(password: str) -> None:
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password)
+        _hasher.verify(_dummy_hash(), password)
 
 
 async def hash_password(password: str) -> str:

@@ -13,7 +13,6 @@ from psycopg_pool import PoolTimeout
 from app.deps import AppSettings, Pool
 from app.errors import ApiError, error_body
 from db.levels import current_level
-from db.migrate import load_migrations
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -23,6 +22,8 @@ APPLIED = "select migration_id from _yoyo_migration"
 
 @lru_cache(maxsize=4)
 def migration_ids(folder: Path) -> tuple[str, ...]:
+    from db.migrate import load_migrations  # yoyo: on the first readiness check, not on import
+
     return tuple(m.id for m in load_migrations(folder))
 
 
