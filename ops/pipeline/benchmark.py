@@ -6,6 +6,8 @@ import json
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ops.pipeline.steps import Progress
 from ops.verify.outbox import token_for
 
 LOCUSTFILE = REPOSITORY_ROOT / "loadtests" / "locustfile.py"
+CAPACITY_START_USERS = 50  # `invoke benchmark --capacity` without --users: 50, 75, 112, 169, ...
 
 
 def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
@@ -56,22 +59,35 @@ def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path) ->
     return path
 
 
-def run_benchmark(target, users: int = 0, workers: int = 0, duration: str = "",  # noqa: ANN001
-                  progress: Progress = print) -> dict:
-    """Run locust against the target's URL; the summary, or BenchmarkFailed on a miss."""
-    bench = target.settings
-    users, duration = users or bench.bench_users, duration or bench.bench_duration
+def _folder(target) -> Path:  # noqa: ANN001
     folder = target.settings.home / "benchmarks" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     folder.mkdir(parents=True)
+    return folder
+
+
+def _accounts(target, folder: Path) -> Path:  # noqa: ANN001
+    if "MIYABI_BENCH_ACCOUNTS" in target.env:
+        return Path(target.env["MIYABI_BENCH_ACCOUNTS"])
     local = target.stack == "local"
-    accounts = (Path(target.env["MIYABI_BENCH_ACCOUNTS"]) if "MIYABI_BENCH_ACCOUNTS" in target.env
-                else prepare_accounts(target.url, target.settings.outbox_dir if local else None,
-                                      bench.bench_accounts, folder))
+    return prepare_accounts(target.url, target.settings.outbox_dir if local else None,
+                            target.settings.bench_accounts, folder)
+
+
+def _locust(target, accounts: Path, folder: Path, users: int, workers: int,  # noqa: ANN001
+            duration: str, progress: Progress, spawn_rate: float = 0,
+            reset_stats: bool = False) -> tuple[dict, int]:
+    """One headless locust run of `users` into `folder`: its summary and exit code.
+
+    `reset_stats` counts only what follows the ramp-up (its logins excluded).
+    """
+    bench = target.settings
+    folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-            "--host", target.url, "-u", str(users), "-r", str(bench.bench_spawn_rate),
+            "--host", target.url, "-u", str(users), "-r", str(spawn_rate or bench.bench_spawn_rate),
             "-t", duration, "--csv", str(folder / "locust"),
             "--html", str(folder / "report.html"), "--only-summary", "--stop-timeout", "5",
-            *(["--processes", str(workers)] if workers else [])]
+            *(["--processes", str(workers)] if workers else []),
+            *(["--reset-stats"] if reset_stats else [])]
     env = {**target.env, "MIYABI_BENCH_ACCOUNTS": str(accounts),
            "MIYABI_BENCH_SUMMARY": str(folder / "summary.json"),
            "MIYABI_BENCH_P95_MS": str(bench.bench_p95_ms), "MIYABI_BENCH_P99_MS": str(bench.bench_p99_ms),
@@ -84,7 +100,127 @@ def run_benchmark(target, users: int = 0, workers: int = 0, duration: str = "", 
     if not summary_path.exists():
         raise ToolFailed("locust", f"exit code {result.returncode} and no summary "
                                    f"(log: {folder / 'locust.log'})")
-    summary = {**json.loads(summary_path.read_text()), "reports": str(folder)}
-    if result.returncode != 0:
-        raise BenchmarkFailed(summary["misses"] or [f"locust exit code {result.returncode}"], folder)
+    return {**json.loads(summary_path.read_text()), "reports": str(folder)}, result.returncode
+
+
+def run_benchmark(target, users: int = 0, workers: int = 0, duration: str = "",  # noqa: ANN001
+                  progress: Progress = print) -> dict:
+    """Run locust against the target's URL; the summary, or BenchmarkFailed on a miss."""
+    bench = target.settings
+    users, duration = users or bench.bench_users, duration or bench.bench_duration
+    folder = _folder(target)
+    summary, code = _locust(target, _accounts(target, folder), folder, users, workers, duration, progress)
+    if code != 0:
+        raise BenchmarkFailed(summary["misses"] or [f"locust exit code {code}"], folder)
     return summary
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a capacity run: the users simulated and what the stack answered them."""
+
+    users: int
+    rps: float
+    p95_ms: float
+    p99_ms: float
+    failures: int
+    misses: tuple[str, ...]
+
+    @property
+    def held(self) -> bool:
+        """The service objective held (p95, p99 and failures within the thresholds)."""
+        return not self.misses
+
+    @classmethod
+    def of(cls, users: int, summary: dict) -> Step:
+        return cls(users=users, rps=float(summary["rps"]), p95_ms=float(summary["p95_ms"]),
+                   p99_ms=float(summary["p99_ms"]), failures=int(summary["failures"]),
+                   misses=tuple(summary["misses"]))
+
+
+def user_steps(start: int, factor: float, most: int) -> list[int]:
+    """Users per step: `start`, then times `factor` (at least one more each step), up to `most`."""
+    steps, users = [start], max(start + 1, round(start * factor))
+    while users <= most:
+        steps.append(users)
+        users = max(users + 1, round(users * factor))
+    return steps
+
+
+def step_until_broken(users: list[int], measure: Callable[[int], Step],
+                      progress: Progress = print) -> tuple[list[Step], Step | None]:
+    """Measure each step of `users` in turn until the objective breaks (that step is the last).
+
+    The steps measured, and the one with the highest requests/s among those that held (None
+    when the first already broke).
+    """
+    steps: list[Step] = []
+    for count in users:
+        step = measure(count)
+        steps.append(step)
+        progress(f"{count} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
+                 f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
+                 + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
+        if not step.held:
+            break
+    held = [step for step in steps if step.held]
+    return steps, max(held, key=lambda step: step.rps, default=None)
+
+
+def plot_capacity(steps: list[Step], best: Step | None, p95_limit: float, path: Path) -> Path:
+    """A PNG of requests/s and p95 against users, the objective's p95 line and the best step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, rps_axis = pyplot.subplots(figsize=(8, 4.5))
+    users = [step.users for step in steps]
+    rps_axis.plot(users, [step.rps for step in steps], "o-", color="tab:blue", label="requests/s")
+    rps_axis.set_xlabel("simulated users")
+    rps_axis.set_ylabel("requests/s", color="tab:blue")
+    latency_axis = rps_axis.twinx()
+    latency_axis.plot(users, [step.p95_ms for step in steps], "s--", color="tab:red", label="p95 (ms)")
+    latency_axis.axhline(p95_limit, color="tab:red", linestyle=":", linewidth=1)
+    latency_axis.set_ylabel("p95 (ms)", color="tab:red")
+    rps_axis.set_ylim(bottom=0)
+    latency_axis.set_ylim(bottom=0)
+    title = (f"capacity: {best.rps:.0f} requests/s held at {best.users} users" if best
+             else "capacity: the objective broke at the first step")
+    rps_axis.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
+def run_capacity(target, workers: int = 0, duration: str = "", start: int = 0,  # noqa: ANN001
+                 factor: float = 1.5, most: int = 2000, progress: Progress = print) -> dict:
+    """Step the locust mix up in users until the objective breaks; the highest requests/s held.
+
+    Each step is a whole locust run of `duration` (default 30s) with the same accounts, ramped
+    up within about 10 s and measured after the ramp (`--reset-stats`: the steady mix, without the
+    step's logins); the report folder gets each step's reports, capacity.json and capacity.png.
+    """
+    bench = target.settings
+    duration = duration or "30s"
+    folder = _folder(target)
+    accounts = _accounts(target, folder)
+
+    def measure(users: int) -> Step:
+        summary, _ = _locust(target, accounts, folder / f"users-{users:05d}", users, workers,
+                             duration, progress, spawn_rate=max(bench.bench_spawn_rate, users / 10),
+                             reset_stats=True)
+        return Step.of(users, summary)
+
+    steps, best = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
+                                    progress)
+    plot = plot_capacity(steps, best, bench.bench_p95_ms, folder / "capacity.png")
+    result = {"held_rps": best.rps if best else None, "held_users": best.users if best else None,
+              "objective": {"p95_ms": bench.bench_p95_ms, "p99_ms": bench.bench_p99_ms,
+                            "max_failures": bench.bench_max_failures},
+              "broke": None if steps[-1].held else list(steps[-1].misses),
+              "steps": [asdict(step) | {"held": step.held} for step in steps],
+              "plot": str(plot), "reports": str(folder)}
+    (folder / "capacity.json").write_text(json.dumps(result, indent=2))
+    return result

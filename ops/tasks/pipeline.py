@@ -110,13 +110,24 @@ def verify(c: Context, stack: str = "local", url: str | None = None, json: bool 
 
 @task(help={"stack": STACK, "users": "simulated users (default from MIYABI_BENCH_USERS, 100)",
             "workers": "locust worker processes (locust's distributed mode); 0 runs in one process",
-            "duration": "how long to run, e.g. 60s or 2m (default MIYABI_BENCH_DURATION)"})
+            "duration": "how long to run, e.g. 60s or 2m (default MIYABI_BENCH_DURATION; "
+                        "each step of --capacity: 30s)",
+            "capacity": "step the users up (from --users or 50, x1.5 a step) until p95/p99/failures break; "
+                        "print the highest requests/s that held and plot it (capacity.png)"})
 def benchmark(c: Context, stack: str = "local", users: int = 0, workers: int = 0,
-              duration: str = "") -> None:
+              duration: str = "", capacity: bool = False) -> None:
     """Run locust headless against the stack and enforce p95/p99/failure thresholds."""
-    from ops.pipeline.benchmark import run_benchmark
+    from ops.pipeline.benchmark import run_benchmark, run_capacity
 
     stack_target = _target(stack)
+    if capacity:
+        found = run(lambda: run_capacity(stack_target, workers=workers, duration=duration,
+                                         start=users, progress=say))
+        console.print_json(data=found)
+        say(f"capacity: {found['held_rps']} requests/s held at {found['held_users']} users "
+            f"(plot: {found['plot']})" if found["held_rps"] is not None
+            else f"capacity: the objective broke at the first step (plot: {found['plot']})")
+        return
     summary = run(lambda: run_benchmark(stack_target, users=users, workers=workers,
                                         duration=duration, progress=say))
     console.print_json(data=summary)

@@ -1,0 +1,59 @@
+"""`invoke benchmark --capacity`: the user steps, where stepping stops, and the plot (no locust)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ops.pipeline.benchmark import Step, plot_capacity, step_until_broken, user_steps
+
+
+def step(users: int, rps: float, p95: float = 50, misses: tuple[str, ...] = ()) -> Step:
+    return Step(users=users, rps=rps, p95_ms=p95, p99_ms=p95 * 2, failures=0, misses=misses)
+
+
+def test_user_steps_grow_by_the_factor_up_to_the_most() -> None:
+    assert user_steps(100, 1.5, 600) == [100, 150, 225, 338, 507]
+    assert user_steps(1, 1.2, 4) == [1, 2, 3, 4]  # always at least one more user
+    assert user_steps(50, 2, 10) == [50]  # the first step is always measured
+
+
+def test_stepping_stops_at_the_first_broken_step_and_reports_the_best_that_held() -> None:
+    answers = {100: step(100, 80), 150: step(150, 120), 225: step(225, 110),
+               338: step(338, 130, p95=260, misses=("p95 260 ms > 200 ms",)),
+               507: step(507, 140)}
+    measured: list[int] = []
+
+    def measure(users: int) -> Step:
+        measured.append(users)
+        return answers[users]
+
+    steps, best = step_until_broken([100, 150, 225, 338, 507], measure, progress=lambda _: None)
+    assert measured == [100, 150, 225, 338]  # never the step after the break
+    assert [s.users for s in steps] == measured
+    assert best == answers[150]  # the highest requests/s among the steps that held
+    assert not steps[-1].held
+
+
+def test_a_first_step_that_breaks_holds_nothing() -> None:
+    failing = Step(users=10, rps=5, p95_ms=20, p99_ms=30, failures=3, misses=("3 failures > 0",))
+    steps, best = step_until_broken([10, 20], lambda users: failing, progress=lambda _: None)
+    assert steps == [failing] and best is None
+
+
+def test_every_step_holding_measures_them_all() -> None:
+    steps, best = step_until_broken([1, 2, 3], lambda users: step(users, users * 10),
+                                    progress=lambda _: None)
+    assert [s.users for s in steps] == [1, 2, 3] and best.users == 3
+
+
+def test_a_step_reads_locusts_summary() -> None:
+    summary = {"rps": 301.5, "p95_ms": 120, "p99_ms": 410, "failures": 0, "misses": []}
+    assert Step.of(400, summary) == Step(400, 301.5, 120.0, 410.0, 0, ())
+    assert Step.of(400, summary).held
+    assert not Step.of(400, summary | {"misses": ["p99 510 ms > 500 ms"]}).held
+
+
+def test_the_plot_is_a_png(tmp_path: Path) -> None:
+    steps = [step(100, 80), step(150, 120), step(225, 130, p95=250, misses=("p95",))]
+    path = plot_capacity(steps, steps[1], 200, tmp_path / "capacity.png")
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
