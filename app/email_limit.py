@@ -17,39 +17,11 @@ from psycopg import AsyncConnection
 
 from app.errors import ApiError
 from app.settings import Settings
+from app.windowed_limit import TwoKeyWindow
 
-# Two-key advisory locks (a key space apart from the one-key locks used elsewhere); every
-# reservation takes the address's lock before the caller's, so two never wait on each other.
-ADDRESS_LOCKS, CALLER_LOCKS = 1, 2
-LOCK = """
-select pg_advisory_xact_lock(%(address_locks)s, hashtext(lower(%(address)s))),
-       pg_advisory_xact_lock(%(caller_locks)s, hashtext(%(caller)s))
-"""
-
-# A separate statement after LOCK, so its snapshot sees what the lock's previous holder committed.
-RESERVE = """
-with expired as (
-    delete from email_sends
-    where at <= now() - make_interval(secs => %(window)s)
-      and (lower(address) = lower(%(address)s) or caller = %(caller)s)
-), recent as (
-    select count(*) filter (where lower(address) = lower(%(address)s)) as by_address,
-           count(*) filter (where caller = %(caller)s) as by_caller,
-           ceil(extract(epoch from min(at) filter (where lower(address) = lower(%(address)s))
-                + make_interval(secs => %(window)s) - now()))::int as address_wait,
-           ceil(extract(epoch from min(at) filter (where caller = %(caller)s)
-                + make_interval(secs => %(window)s) - now()))::int as caller_wait
-    from email_sends
-    where at > now() - make_interval(secs => %(window)s)
-      and (lower(address) = lower(%(address)s) or caller = %(caller)s)
-), sent as (
-    insert into email_sends (purpose, address, caller)
-    select %(purpose)s, %(address)s, %(caller)s from recent
-    where by_address < %(per_address)s and by_caller < %(per_caller)s
-    returning id
-)
-select recent.*, exists(select 1 from sent) as reserved from recent
-"""
+# Lock spaces 1 and 2 (app.login_limit has 3 and 4); the address's lock is taken first.
+SENDS = TwoKeyWindow("email_sends", "address", "caller", lock_space=(1, 2), extra=("purpose",),
+                     prune=True)
 
 
 class Purpose(enum.StrEnum):
@@ -79,17 +51,8 @@ async def reserve(conn: AsyncConnection, settings: Settings, purpose: Purpose, a
 
     Call it inside the transaction that leads to the e-mail, before the work that sends it.
     """
-    params = {"address_locks": ADDRESS_LOCKS, "caller_locks": CALLER_LOCKS, "address": address,
-              "caller": caller, "purpose": purpose.value, "window": settings.email_window_seconds,
-              "per_address": settings.email_max_per_address,
-              "per_caller": settings.email_max_per_caller}
-    await conn.execute(LOCK, params)
-    row = await (await conn.execute(RESERVE, params)).fetchone()
-    if row["reserved"]:
-        return
-    waits = []
-    if row["by_address"] >= settings.email_max_per_address:
-        waits.append(row["address_wait"])
-    if row["by_caller"] >= settings.email_max_per_caller:
-        waits.append(row["caller_wait"])
-    raise too_many_emails(max(1, *waits))
+    wait = await SENDS.reserve(conn, address, caller, window=settings.email_window_seconds,
+                               per_first=settings.email_max_per_address,
+                               per_second=settings.email_max_per_caller, purpose=purpose.value)
+    if wait is not None:
+        raise too_many_emails(wait)
