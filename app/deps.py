@@ -180,12 +180,14 @@ async def tenant_caller(
     if caller.organization_id is not None and caller.organization_id != organization:
         raise not_found("organization")
     # One round trip for both statements (pipeline mode): the tenant is set by the first before
-    # the second runs, so row-level security filters the permissions' read as any other.
+    # the second runs, so row-level security filters the permissions' read as any other. The
+    # block's end sends both and its Sync and reads every result; fetching inside it would cost
+    # a round trip of its own.
     async with conn.pipeline():
         tenant = await conn.execute(SET_TENANT + CURRENT_SESSION, (
             str(organization), str(caller.user_id), caller.user_id))
         member = await conn.execute(MEMBER_PERMISSIONS, (organization, caller.user_id))
-        session, row = await tenant.fetchone(), await member.fetchone()
+    session, row = await tenant.fetchone(), await member.fetchone()
     session_is_current(caller, session)
     if row is None:
         raise not_found("organization")
