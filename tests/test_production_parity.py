@@ -155,3 +155,20 @@ def test_a_database_left_by_a_superuser_release_is_named_not_taken_over(stack):
         conn.execute("alter database made_elsewhere owner to old_release")
     with pytest.raises(DatabaseOwnedBySuperuser, match="made_elsewhere .* belongs to old_release"):
         local.admin_url(other)
+
+
+def test_the_first_deploy_backs_up_a_new_database_before_any_migration(tmp_path):
+    """On a new cluster no migration has made the backup role yet: the dump reads as the owner."""
+    server = EmbeddedPostgres(tmp_path / "postgres", tmp_path / "secrets")
+    server.start()
+    try:
+        local.ensure_database(server.url(), "fresh")
+        backups = Backups(tmp_path / "backups", retention=2)
+        made = backups.create(server.url("fresh"), "base", None, "first deploy")
+        assert backups.get(made.id).size > 0
+        local.migrate_to_code_level(load_settings({
+            "MIYABI_HOME": str(tmp_path / "home"), "DATABASE_URL": server.url("fresh"),
+            "MIYABI_APP_DATABASE_URL": server.url("fresh", user="miyabi_app", password="x")}))
+        assert backups.create(server.url("fresh"), "current", None, "after").size > 0
+    finally:
+        server.stop()

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+
 from app.private_files import open_private, private_dir, write_private
 from db import roles
 from db.embedded import bin_path
@@ -21,6 +23,18 @@ from ops.pipeline.errors import BackupCorrupt, BackupNotFound, ToolFailed
 # The owner is no superuser and FORCE ROW LEVEL SECURITY filters it: pg_dump reads as the
 # backup role, whose SELECT-only policies show it every row (row security on, so they apply).
 DUMP_AS_BACKUP_ROLE = [f"--role={roles.BACKUP}", "--enable-row-security"]
+# Before 0014_definer_role (a new database: the first deploy backs up before it migrates) there
+# is no backup role to become, and no row the owner could not read.
+HAS_BACKUP_ROLE = "select to_regprocedure('public.allow_backup_read(regclass)') is not null"
+
+
+def dump_options(url: str) -> list[str]:
+    """How pg_dump reads every row of the database at `url` as its owner."""
+    try:
+        with psycopg.connect(for_psycopg(url), connect_timeout=10) as conn:
+            return DUMP_AS_BACKUP_ROLE if conn.execute(HAS_BACKUP_ROLE).fetchone()[0] else []
+    except psycopg.OperationalError as error:
+        raise ToolFailed("pg_dump", f"{str(error).strip()} (database {redact(url)})") from error
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,7 @@ class Backups:
         dump = self.folder / f"{backup_id}.dump"
         argv, env = _libpq(url)
         with open_private(dump) as output:
-            _run("pg_dump", [*argv, *DUMP_AS_BACKUP_ROLE, "-Fc"], env, url, stdout=output)
+            _run("pg_dump", [*argv, *dump_options(url), "-Fc"], env, url, stdout=output)
         backup = Backup(backup_id, datetime.now(UTC).isoformat(timespec="seconds"), schema_level,
                         release, _sha256(dump), dump.stat().st_size, reason)
         write_private(self.folder / f"{backup_id}.json", json.dumps(asdict(backup), indent=2))
