@@ -92,6 +92,16 @@ def seed(url: str, tasks: int, orgs: int) -> tuple[str, str]:
     return str(ids[0]), str(user)
 
 
+def migrated_database(server: EmbeddedPostgres) -> tuple[str, str]:
+    """Start `server`, make and migrate the benchmark's database: the owner's and the API's URLs."""
+    server.start()
+    ensure_database(server.url("postgres"), DB)
+    admin_url = server.url(DB)
+    migrate.apply(admin_url, REPOSITORY_ROOT / "db" / "migrations")
+    provision_app_role(admin_url, "miyabi_app", APP_PASSWORD)
+    return admin_url, server.url(DB, user="miyabi_app", password=APP_PASSWORD)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -203,12 +213,7 @@ def main() -> None:
     api = None
     try:
         with console.status("starting PostgreSQL, migrating, seeding"):
-            server.start()
-            ensure_database(server.url("postgres"), DB)
-            admin_url = server.url(DB)
-            migrate.apply(admin_url, REPOSITORY_ROOT / "db" / "migrations")
-            provision_app_role(admin_url, "miyabi_app", APP_PASSWORD)
-            app_url = server.url(DB, user="miyabi_app", password=APP_PASSWORD)
+            admin_url, app_url = migrated_database(server)
             org, user = seed(admin_url, args.tasks, args.orgs)
         port = free_port()
         with console.status("starting the API"):

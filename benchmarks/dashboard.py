@@ -37,11 +37,8 @@ from rich.table import Table
 
 from app.routes.session_cookie import COOKIE, COOKIE_PATH
 from app.security import hash_password
-from app.settings import REPOSITORY_ROOT
-from benchmarks.api_tasks import APP_PASSWORD, DB, free_port, seed, serve
-from db import migrate
+from benchmarks.api_tasks import free_port, migrated_database, seed, serve
 from db.embedded import EmbeddedPostgres
-from db.local import ensure_database, provision_app_role
 
 console = Console()
 CHROMIUM = os.environ.get("MIYABI_CHROMIUM", "/usr/bin/chromium")
@@ -177,12 +174,7 @@ def main() -> None:
     api = None
     try:
         with console.status("starting PostgreSQL, migrating, seeding"):
-            server.start()
-            ensure_database(server.url("postgres"), DB)
-            admin_url = server.url(DB)
-            migrate.apply(admin_url, REPOSITORY_ROOT / "db" / "migrations")
-            provision_app_role(admin_url, "miyabi_app", APP_PASSWORD)
-            app_url = server.url(DB, user="miyabi_app", password=APP_PASSWORD)
+            admin_url, app_url = migrated_database(server)
             org, user = seed(admin_url, args.tasks, 1)
             person(admin_url, user)
         port = free_port()
