@@ -60,17 +60,23 @@ class People:
         return {"Admin": self.admin, "Member": self.member, "Viewer": self.viewer}[role]
 
 
-@pytest.fixture
-def settings(database, tmp_path: Path) -> Settings:
-    """Settings pointing at the per-test database, with the state folder in tmp_path."""
+def settings_for(database, home: Path, **extra: str) -> Settings:  # noqa: ANN001
+    """Settings pointing at `database`, with the state folder `home` and `extra` variables."""
     return load_settings({
-        "MIYABI_HOME": str(tmp_path / "home"),
+        "MIYABI_HOME": str(home),
         "DATABASE_URL": database.admin_url,
         "MIYABI_APP_DATABASE_URL": database.app_url,
         "MIYABI_JWT_SECRET": JWT_SECRET,
         "MIYABI_POOL_MIN_SIZE": "1",
         "MIYABI_POOL_MAX_SIZE": "4",
+        **extra,
     })
+
+
+@pytest.fixture
+def settings(database, tmp_path: Path) -> Settings:
+    """Settings pointing at the per-test database, with the state folder in tmp_path."""
+    return settings_for(database, tmp_path / "home")
 
 
 @pytest.fixture

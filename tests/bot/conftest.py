@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.settings import Settings, load_settings
+from app.settings import Settings
 from tests.app.conftest import (  # noqa: F401 (fixtures, found by name)
     JWT_SECRET,
     TestUser,
@@ -25,6 +25,7 @@ from tests.app.conftest import (  # noqa: F401 (fixtures, found by name)
     make_org,
     make_user,
     people,
+    settings_for,
 )
 
 BOT_SECRET = "test-bot-secret-0123456789abcdef0123456789abcdef"
@@ -48,15 +49,8 @@ def new_chat_id() -> int:
 @pytest.fixture
 def settings(database, tmp_path: Path) -> Settings:
     """The API's settings for the per-test database, with the bot's secret."""
-    return load_settings({
-        "MIYABI_HOME": str(tmp_path / "home"),
-        "DATABASE_URL": database.admin_url,
-        "MIYABI_APP_DATABASE_URL": database.app_url,
-        "MIYABI_JWT_SECRET": JWT_SECRET,
-        "MIYABI_TELEGRAM_BOT_SECRET": BOT_SECRET,
-        "MIYABI_POOL_MIN_SIZE": "1",
-        "MIYABI_POOL_MAX_SIZE": "6",
-    })
+    return settings_for(database, tmp_path / "home", MIYABI_TELEGRAM_BOT_SECRET=BOT_SECRET,
+                        MIYABI_POOL_MAX_SIZE="6")
 
 
 @pytest.fixture

@@ -12,14 +12,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
+from moto import mock_aws
 from psycopg import sql
 
 from app.settings import REPOSITORY_ROOT
 from db.embedded import EmbeddedPostgres
 from ops.pipeline.local.target import LocalTarget
 from tests.conftest import APP_PASSWORD, APP_ROLE, create_database, drop_database
+
+REGION = "eu-west-1"
 
 STANDIN = Path(__file__).with_name("standin") / "main.py"
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -116,3 +120,13 @@ def deployed(env: dict[str, str], source: Path, verifier=no_verify) -> LocalTarg
     target = LocalTarget(env, source=source, verifier=verifier)
     target.deploy()
     return target
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A boto3 session on moto's in-process AWS, with fake credentials in the environment."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ops.dashboard.files import dashboard_digest
 from ops.pipeline.aws import dashboard as frontend
 from ops.pipeline.aws import steps as aws
 from ops.pipeline.aws.target import AwsTarget
 from tests.ops.test_aws_steps import REGION, _function
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
 
 
 def _distribution(session) -> str:  # noqa: ANN001

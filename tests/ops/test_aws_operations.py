@@ -19,7 +19,6 @@ from ops.pipeline.aws.target import AwsTarget
 from ops.pipeline.errors import DeployFailed, PrerequisiteMissing, VerifyFailed
 from tests.ops.test_aws_dashboard import _distribution
 from tests.ops.test_aws_steps import REGION, _function
-from tests.ops.test_aws_steps import session as session  # noqa: F401 - the fixture
 
 FUNCTION, MIGRATE, OLD_DB = "miyabi-api", "miyabi-migrate", "miyabi-dev-db"
 ALARMS = ("miyabi-dev-lambda-errors", "miyabi-dev-api-p95-latency", "miyabi-dev-db-cpu",

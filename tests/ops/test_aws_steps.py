@@ -7,25 +7,13 @@ import json
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ops.pipeline.aws import steps as aws
 from ops.pipeline.aws.target import AwsTarget
 from ops.pipeline.journal import Journal
 from ops.pipeline.stacks import target
-
-REGION = "eu-west-1"
-
-
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+from tests.ops.conftest import REGION
 
 
 def _function(session, name: str = "miyabi-api") -> list[str]:  # noqa: ANN001

@@ -14,7 +14,6 @@ import pytest
 from ops.pipeline.aws import telegram
 from ops.pipeline.aws.target import AwsTarget
 from tests.bot.fake_telegram import TOKEN, FakeTelegram
-from tests.ops.test_aws_steps import session as session  # noqa: F401 - the fixture
 
 WEBHOOK_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/telegram/webhook"
 WEBHOOK_SECRET = "webhook-secret-never-logged_0123456789"
