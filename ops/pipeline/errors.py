@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.actionable import Busy, MiyabiError
 
-class PipelineError(Exception):
+
+class PipelineError(MiyabiError):
     """Base of the pipeline's failures; the message says what is wrong and what to do."""
 
 
@@ -17,7 +19,7 @@ class StackUnknown(PipelineError):
             f"Pulumi.<stack>.yaml at the repository root).")
 
 
-class StackLocked(PipelineError):
+class StackLocked(PipelineError, Busy):
     def __init__(self, stack: str, holder: dict) -> None:
         self.stack, self.holder = stack, holder
         super().__init__(

@@ -13,11 +13,9 @@ from db import lint as schema_lint
 from db import local
 from db import migrate as migrations
 from db.embedded import bin_path
-from db.errors import DatabaseError
+from db.errors import MigrationsNotClean
 from db.urls import redact
-from ops.tasks.common import console, register_actionable, run, say, settings
-
-register_actionable(DatabaseError)
+from ops.tasks.common import console, fail, run, say, settings
 
 
 def _apply_local() -> list[str]:
@@ -95,7 +93,7 @@ def lint(c: Context) -> None:
     for problem in problems:
         console.print(f"[red]✗[/] {problem}")
     if problems:
-        raise SystemExit(1)
+        fail(MigrationsNotClean(problems))
     console.print("migrations are clean")
 
 

@@ -8,16 +8,13 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from invoke import Context, task
-from invoke.exceptions import Exit
 
 from app.errors_tracking import init_error_tracking
 from ops.pipeline import report
 from ops.pipeline.aws.logs import seconds_of
-from ops.pipeline.errors import PipelineError
+from ops.pipeline.errors import VerifyFailed
 from ops.pipeline.stacks import target
-from ops.tasks.common import console, register_actionable, run, say, settings
-
-register_actionable(PipelineError)
+from ops.tasks.common import console, fail, run, say, settings
 
 STACK = "the stack: local (default, this machine) or an AWS stack with a Pulumi.<stack>.yaml"
 JSON = "print one JSON object for machines instead of tables"
@@ -90,8 +87,9 @@ def verify(c: Context, stack: str = "local", url: str | None = None, json: bool 
 
     stack_target = _target(stack)
     local = stack == "local"
+    base_url = url or stack_target.url
     found = run_checks(
-        url or stack_target.url, outbox=settings().outbox_dir if local else None,
+        base_url, outbox=settings().outbox_dir if local else None,
         admin_url=run(stack_target.admin_url) if local else None,
         expected_level=None,
         bot_key_file=settings().secrets_dir / "verify-bot-key" if local else None)
@@ -105,7 +103,7 @@ def verify(c: Context, stack: str = "local", url: str | None = None, json: bool 
         for name in found.failed:
             console.print(f"[red]✗[/] {name}")
     if not found.ok:
-        raise Exit("error: verify failed", code=1)
+        fail(VerifyFailed(base_url, found.failed))
 
 
 @task(help={"stack": STACK, "users": "simulated users (default from MIYABI_BENCH_USERS, 100)",

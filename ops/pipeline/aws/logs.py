@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from db.actionable import UsageError
 from ops.pipeline.errors import PipelineError
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class BadDuration(PipelineError):
+class BadDuration(PipelineError, UsageError):
     def __init__(self, text: str) -> None:
         super().__init__(f"{text!r} is not a duration: write seconds, or a number with s, m, h or d "
                          "(90s, 10m, 2h).")
