@@ -11,7 +11,7 @@ from ops.pipeline.lock import holder
 from ops.pipeline.target import StackStatus
 
 if TYPE_CHECKING:
-    from ops.pipeline.local.target import LocalTarget
+    from ops.pipeline.local.stack import LocalStack
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def health(url: str) -> str:
     return "ready" if answer.status_code == 200 else f"not ready ({answer.status_code})"
 
 
-def measure(target: LocalTarget) -> LocalStatus:
+def measure(target: LocalStack) -> LocalStatus:
     current = target.current()
     interrupted = target.journal.unfinished()
     lock = holder(target.settings.home / "locks", target.stack)

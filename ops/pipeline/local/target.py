@@ -2,80 +2,33 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import httpx
-
-from app.settings import REPOSITORY_ROOT, Settings, load_settings
+from app.settings import REPOSITORY_ROOT
 from db import local
 from db import migrate as migrations
 from ops.pipeline.context import RunContext
-from ops.pipeline.errors import NothingToRollBack, PointInTimeUnsupported, ReleaseNotFound, ServerFailed
-from ops.pipeline.journal import FileStore, Journal
+from ops.pipeline.errors import NothingToRollBack, PointInTimeUnsupported, ReleaseNotFound
 from ops.pipeline.local import schema
-from ops.pipeline.local.backups import Backups, Dump
-from ops.pipeline.local.logs import read as read_logs
-from ops.pipeline.local.releases import Release, Releases
-from ops.pipeline.local.server import Server
-from ops.pipeline.local.status import LocalStatus, measure
+from ops.pipeline.local.backups import Dump
+from ops.pipeline.local.releases import Release
+from ops.pipeline.local.stack import LocalStack
 from ops.pipeline.lock import stack_lock
 from ops.pipeline.steps import Progress, Step, execute, quiet, recover
-from ops.pipeline.target import LogLine, MigrateResult, Verifier, VerifyInputs, verified
+from ops.pipeline.target import MigrateResult, Verifier, verified
 
 
-class LocalTarget:
-    """The `local` stack of one state folder (a `Target`)."""
-
-    stack = "local"
+class LocalTarget(LocalStack):
+    """The commands of the `local` stack (a `Target`)."""
 
     def __init__(self, env: Mapping[str, str], source: Path = REPOSITORY_ROOT,
                  verifier: Verifier | None = None, progress: Progress = quiet) -> None:
-        self.env = dict(env)
-        self.settings: Settings = load_settings(self.env)
+        super().__init__(env)
         self.source, self.progress = source, progress
         self.verifier = verifier or self._default_verifier
-        home = self.settings.home
-        self.journal = Journal(FileStore(home / "journal" / "local.jsonl"))
-        self.releases = Releases(home / "releases")
-        self.backups = Backups(home / "backups", self.settings.backup_retention)
-        self.server = Server(home, self.settings.port, self._server_env())
-        self.pointer = home / "current"
-
-    # -- facts ---------------------------------------------------------------------------
-    def admin_url(self) -> str:
-        return local.admin_url(self.settings)
-
-    def level(self) -> str:
-        return schema.level(self.admin_url(), self._folders({}))
-
-    def current(self) -> Release | None:
-        text = self.pointer.read_text().strip() if self.pointer.exists() else ""
-        return self.releases.get(text)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def outbox(self) -> Path:
-        """The local API writes its mail here instead of sending it."""
-        return self.settings.outbox_dir
-
-    def status(self) -> LocalStatus:
-        return measure(self)
-
-    def verify_inputs(self, url: str | None = None, expected_level: str | None = None) -> VerifyInputs:
-        return VerifyInputs(url or self.url, outbox=self.outbox, admin_url=self.admin_url(),
-                            bot_key_file=self.settings.secrets_dir / "verify-bot-key",
-                            expected_level=expected_level)
-
-    def logs(self, since: timedelta, database: bool = False) -> Iterator[LogLine]:
-        """The servers' log files (server-<release>.log), or postgres.log with `database`."""
-        return read_logs(self.server.log_dir, since, database)
 
     # -- commands --------------------------------------------------------------------------
     def deploy(self, watch: float | None = None) -> RunContext:
@@ -174,23 +127,23 @@ class LocalTarget:
         return {"release": release.id, "commit": release.commit, "dashboard": release.dashboard}
 
     def _migrate(self, context: RunContext) -> RunContext:
-        release = self._release(context["release"])
+        release = self.release(context["release"])
         applied = migrations.apply(self.admin_url(), release.migrations,
                                    app_role=self.settings.app_role, progress=self.progress)
         self._provision()
         return {"schema_level": self.level(), "applied": applied}
 
     def _unmigrate(self, context: RunContext) -> None:
-        schema.move_to(self.admin_url(), context["level_before"], self._folders(context),
+        schema.move_to(self.admin_url(), context["level_before"], self.migration_folders(context),
                        self.settings.app_role)
 
     def _schema(self, context: RunContext) -> RunContext:
-        schema.move_to(self.admin_url(), context["schema_level"], self._folders(context),
+        schema.move_to(self.admin_url(), context["schema_level"], self.migration_folders(context),
                        self.settings.app_role)
         return {"schema_level": self.level()}
 
     def _switch(self, context: RunContext, gate: str = "ready") -> RunContext:
-        self.serve(self._release(context["release"]), gate)
+        self.serve(self.release(context["release"]), gate)
         return {}
 
     def _switch_live(self, context: RunContext) -> RunContext:
@@ -238,48 +191,8 @@ class LocalTarget:
         tmp.write_text(release.id)
         tmp.replace(self.pointer)
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline, last = time.monotonic() + timeout, "no answer"
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"{self.url}/api/health/ready", timeout=2)
-                if answer.status_code == 200:
-                    return
-                last = f"{answer.status_code} {answer.text[:200]}"
-            except httpx.HTTPError as error:
-                last = str(error)
-            time.sleep(0.2)
-        current = self.current()
-        raise ServerFailed(current.id if current else "(none)", f"{self.url} not ready: {last}",
-                           self.server.log_dir)
-
-    def describe(self, context: RunContext) -> str:
-        """One sentence on what serves after an undo (checked, not assumed)."""
-        current = self.current()
-        if current is None:
-            return f"nothing serves; the schema is at {self.level()}."
-        try:
-            self.wait_ready(timeout=20)
-            state = "serving and ready"
-        except ServerFailed as error:
-            state = f"serving but NOT ready ({error})"
-        return f"release {current.id} is {state}; the schema is at {self.level()}."
-
-    def _release(self, release_id: str) -> Release:
-        release = self.releases.get(release_id)
-        if release is None:
-            raise ReleaseNotFound(release_id, self.releases.ids())
-        return release
-
-    def _folders(self, context: RunContext) -> list[Path]:
-        ids = [context.get("release"), context.get("previous_release")]
-        current = self.current()
-        ids.append(current.id if current else None)
-        found = [self.releases.get(i or "") for i in ids]
-        return [r.migrations for r in found if r] + [self.settings.migrations_dir]
-
     def _to_level(self, level: str, context: RunContext) -> None:
-        schema.move_to(self.admin_url(), level, self._folders(context), self.settings.app_role)
+        schema.move_to(self.admin_url(), level, self.migration_folders(context), self.settings.app_role)
 
     def _provision(self) -> None:
         local.provision_local_app_role(self.settings, self.admin_url())
@@ -297,11 +210,6 @@ class LocalTarget:
         if not earlier:
             raise NothingToRollBack(self.stack)
         return earlier[-1]
-
-    def _server_env(self) -> dict[str, str]:
-        return {**self.env, "MIYABI_HOME": str(self.settings.home),
-                "MIYABI_PORT": str(self.settings.port), "MIYABI_STACK": self.stack,
-                "MIYABI_PUBLIC_URL": f"http://127.0.0.1:{self.settings.port}"}
 
     def _default_verifier(self, url: str, context: RunContext) -> dict:
         return verified(self.verify_inputs(url, context.get("schema_level")))
