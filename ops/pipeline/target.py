@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 from app.settings import Settings
 from ops.pipeline.context import RunContext
 from ops.pipeline.errors import VerifyFailed
 from ops.pipeline.journal import Journal
-from ops.verify import Report, run_checks
+
+if TYPE_CHECKING:
+    from ops.verify import Report
 
 # Checks a stack after a deploy or restore switched it: (base URL, run context) -> their summary.
 Verifier = Callable[[str, RunContext], dict]
@@ -71,6 +73,8 @@ class VerifyInputs:
 
     def check(self) -> Report:
         """Run every check (ops/verify) against the base URL."""
+        from ops.verify import run_checks  # httpx and psycopg: only for the commands that check
+
         return run_checks(self.base_url, outbox=self.outbox, admin_url=self.admin_url,
                           expected_level=self.expected_level, bot_key_file=self.bot_key_file)
 
