@@ -24,13 +24,14 @@ from ops.pipeline.local.logs import read as read_logs
 from ops.pipeline.local.releases import Release, Releases
 from ops.pipeline.local.server import Server
 from ops.pipeline.local.status import LocalStatus, measure
+from ops.pipeline.stacks import LOCAL
 from ops.pipeline.target import LogLine, VerifyInputs
 
 
 class LocalStack:
     """The `local` stack of one state folder, as the pipeline finds it."""
 
-    stack = "local"
+    stack = LOCAL
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
