@@ -112,6 +112,7 @@ class Keyset:
 
     def __init__(self, *parts: tuple[str, type] | tuple[str, type, str], descending: bool = False) -> None:
         self.parts = tuple(KeyPart(part[0], part[1], part[2] if len(part) > 2 else part[0]) for part in parts)
+        self.descending = descending
         unknown = [part.type for part in self.parts if part.type not in READ]
         if unknown or not self.parts:
             raise TypeError(f"a key part is a datetime, a UUID or an int, not {unknown}")
