@@ -140,7 +140,7 @@ class Keyset:
         return encode_cursor([WRITE[part.type](row[part.field]) for part in self.parts])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seek:
     """One page of a keyset list: `after` holds the key's parameters (empty on the first page)."""
 

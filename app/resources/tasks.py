@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -40,6 +41,17 @@ select to_json(t)::text, {TASK_KEYSET.cursor_sql}
 from ({{list}}) t
 order by {TASK_KEYSET.order_by}
 """
+
+
+@cache
+def list_as_json(by_status: bool, by_agent: bool, after_cursor: bool) -> str:
+    """LIST_AS_JSON with the filters asked for (eight queries in all, each built once)."""
+    used = [LIST_FILTERS[name] for name, wanted in (("status", by_status), ("agent_id", by_agent)) if wanted]
+    if after_cursor:
+        used.append(TASK_KEYSET.condition)
+    filters = "".join(f"\n  and {condition}" for condition in used)
+    return LIST_AS_JSON.format(list=LIST.format(filters=filters))
+
 
 TASK_EVENTS = """
 select id, event, payload, created_at from task_events

@@ -23,9 +23,6 @@ from app.pagination import PageParams, Paginated
 from app.realtime import lock_feed
 from app.resources.tasks import (
     ADD_TASK_EVENT,
-    LIST,
-    LIST_AS_JSON,
-    LIST_FILTERS,
     PATCHABLE,
     TASK_COLUMNS,
     TASK_EVENTS,
@@ -35,6 +32,7 @@ from app.resources.tasks import (
     TaskIn,
     TaskPatch,
     TaskStatus,
+    list_as_json,
 )
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -45,9 +43,7 @@ async def list_tasks(conn: TenantConn, page: PageParams, caller: Annotated[Calle
                      status: Annotated[TaskStatus | None, Query()] = None,
                      agent_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
     seek = TASK_KEYSET.seek(page)
-    filters = "".join(f"\n  and {LIST_FILTERS[name]}" for name, value
-                      in (("status", status), ("agent_id", agent_id)) if value is not None)
-    query = LIST_AS_JSON.format(list=LIST.format(filters=filters + seek.condition))
+    query = list_as_json(status is not None, agent_id is not None, bool(seek.after))
     params = seek.params(org=caller.organization_id, status=status, agent_id=agent_id)
     async with conn.cursor(row_factory=tuple_row) as cursor:
         rows = await (await cursor.execute(query, params)).fetchall()
