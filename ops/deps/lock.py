@@ -5,8 +5,10 @@ dependencies, the dev extra and the build backend, for CPython 3.11 on Linux x86
 `requirements/lambda.txt` is what the Lambda package bundles: the `lambda` extra alone, binary
 wheels for Lambda's CPython 3.12 on manylinux x86_64.
 
-`lock(root)` compiles both with uv. Each file's header lists the requirements it was compiled
-from, so `stale(root)` tells without the network which locks pyproject.toml has moved away from.
+`lock(root)` compiles both with uv, keeping the versions a lock already pins unless pyproject.toml
+rules them out (`upgrade` moves everything to the newest allowed). Each file's header lists the
+requirements it was compiled from, so `stale(root)` tells without the network which locks
+pyproject.toml has moved away from.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from pathlib import Path
 from infra import package
 
 INPUT_PREFIX = "# input: "
-# Run with the compile arguments and the inputs on stdin; returns the compiled file's text.
-Compiler = Callable[[list[str], str], str]
+# Run with the compile arguments (which name the output file) and the inputs on stdin.
+Compiler = Callable[[list[str], str], None]
 
 
 class LockFailed(Exception):
@@ -63,13 +65,12 @@ LAMBDA = Lock(package.LOCK, lambda root: package.runtime_requirements(root / "py
 LOCKS = (CI, LAMBDA)
 
 
-def uv_compile(arguments: list[str], inputs: str) -> str:
+def uv_compile(arguments: list[str], inputs: str) -> None:
     """`uv pip compile` over the requirements on stdin (uv is in the dev extra)."""
     result = subprocess.run([sys.executable, "-m", "uv", "pip", "compile", "-", *arguments],
                             input=inputs, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise LockFailed(f"uv pip compile failed: {_reason(result.stderr) or f'exit {result.returncode}'}")
-    return result.stdout
 
 
 def _reason(stderr: str) -> str:
@@ -79,11 +80,14 @@ def _reason(stderr: str) -> str:
                      if line.startswith(("error:", "cause:")))
 
 
-def compile_arguments(lock: Lock) -> list[str]:
-    arguments = ["--generate-hashes", "--python-version", lock.python, "--python-platform",
-                 lock.platform, "--no-python-downloads", "--quiet",
+def compile_arguments(lock: Lock, output: Path, upgrade: bool = False) -> list[str]:
+    """uv's arguments: hashes, the lock's interpreter and platform, and the file it writes
+    (whose pins uv keeps where they still fit, unless `upgrade`)."""
+    arguments = ["--output-file", str(output), "--generate-hashes", "--python-version", lock.python,
+                 "--python-platform", lock.platform, "--no-python-downloads", "--quiet",
                  "--custom-compile-command", "invoke deps.lock"]
-    return [*arguments, "--only-binary", ":all:"] if lock.binary_only else arguments
+    return [*arguments, *(["--only-binary", ":all:"] if lock.binary_only else []),
+            *(["--upgrade"] if upgrade else [])]
 
 
 def header(lock: Lock, inputs: list[str]) -> str:
@@ -93,15 +97,14 @@ def header(lock: Lock, inputs: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lock(root: Path, compiler: Compiler = uv_compile) -> list[Path]:
+def lock(root: Path, compiler: Compiler = uv_compile, upgrade: bool = False) -> list[Path]:
     """Compile every lock under `root`/requirements from `root`/pyproject.toml."""
     written = []
     for each in LOCKS:
-        inputs = each.inputs(root)
-        body = compiler(compile_arguments(each), "\n".join(inputs) + "\n")
-        path = each.path(root)
+        inputs, path = each.inputs(root), each.path(root)
         path.parent.mkdir(exist_ok=True)
-        path.write_text(header(each, inputs) + body)
+        compiler(compile_arguments(each, path, upgrade), "\n".join(inputs) + "\n")
+        path.write_text(header(each, inputs) + path.read_text())  # uv wrote the file anew
         written.append(path)
     return written
 

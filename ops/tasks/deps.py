@@ -12,10 +12,11 @@ from ops.tasks.common import console, register_actionable, run
 register_actionable(LockFailed)
 
 
-@task(name="lock")
-def lock_task(c: Context) -> None:
+@task(name="lock", help={"upgrade": "move every pin to the newest version pyproject.toml allows "
+                                     "(default: keep the pins that still fit)"})
+def lock_task(c: Context, upgrade: bool = False) -> None:
     """Recompile requirements/ci.txt and requirements/lambda.txt from pyproject.toml (pins and sha256)."""
-    for path in run(lambda: compile_locks(REPOSITORY_ROOT)):
+    for path in run(lambda: compile_locks(REPOSITORY_ROOT, upgrade=upgrade)):
         console.print(f"wrote {path.relative_to(REPOSITORY_ROOT)}")
 
 

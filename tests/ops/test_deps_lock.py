@@ -88,9 +88,10 @@ def test_lock_compiles_each_lock_for_its_interpreter_and_records_its_inputs(tmp_
     shutil.rmtree(root / "requirements")
     calls: list[tuple[list[str], str]] = []
 
-    def compiler(arguments: list[str], inputs: str) -> str:
+    def compiler(arguments: list[str], inputs: str) -> None:
         calls.append((arguments, inputs))
-        return "fastapi==1.0 \\\n    --hash=sha256:00\n"
+        Path(arguments[arguments.index("--output-file") + 1]).write_text(
+            "fastapi==1.0 \\\n    --hash=sha256:00\n")
 
     written = lock(root, compiler)
     assert written == [CI.path(root), LAMBDA.path(root)]
@@ -103,7 +104,10 @@ def test_lock_compiles_each_lock_for_its_interpreter_and_records_its_inputs(tmp_
     assert ci_arguments[ci_arguments.index("--python-version") + 1] == "3.11"
     assert lambda_arguments[lambda_arguments.index("--python-version") + 1] == "3.12"
     assert "--only-binary" in lambda_arguments and "--only-binary" not in ci_arguments
+    assert "--upgrade" not in ci_arguments  # the pins that still fit are kept
     assert LAMBDA.path(root).read_text().endswith("fastapi==1.0 \\\n    --hash=sha256:00\n")
+    lock(root, compiler, upgrade=True)
+    assert "--upgrade" in calls[-1][0]
 
 
 def test_a_requirement_uv_cannot_read_fails_with_uvs_reason():
