@@ -25,7 +25,8 @@ def local_status(target) -> dict:  # noqa: ANN001 - LocalTarget
         "release": current.id if current else None, "commit": current.commit if current else None,
         "expected_level": current.schema_level if current else None,
         "schema_level": target.level(),
-        "servers": [{"release": r.release, "pid": r.pid} for r in target.server.running()],
+        "servers": [{"release": r.release, "pid": r.pid, "workers": [w.pid for w in r.workers]}
+                    for r in target.server.running()],
         "backups": [b.id for b in target.backups.list()[-3:]],
         "busy": lock,
         "interrupted_run": (interrupted.id if interrupted and not lock else None),

@@ -22,6 +22,7 @@ from ops.pipeline.errors import (
 from ops.pipeline.journal import FileStore, Journal
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import Backup, Backups
+from ops.pipeline.local.connections import check_budget
 from ops.pipeline.local.releases import Release, Releases
 from ops.pipeline.local.server import Server
 from ops.pipeline.lock import stack_lock
@@ -49,7 +50,7 @@ class LocalTarget:
         self.journal = Journal(FileStore(home / "journal" / "local.jsonl"))
         self.releases = Releases(home / "releases")
         self.backups = Backups(home / "backups", self.settings.backup_retention)
-        self.server = Server(home, self.settings.port, self._server_env())
+        self.server = Server(home, self.settings.port, self._server_env(), self.settings.web_workers)
         self.pointer = home / "current"
 
     # -- facts ---------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class LocalTarget:
     def serve(self, release: Release, gate: str = "ready") -> None:
         """Make `release` the one serving the port, without the port going dark."""
         if release.id not in {r.release for r in self.server.running()}:
+            check_budget(self.settings, self.admin_url())
             self.server.start(release, gate)
         self.server.stop(keep=release.id)
         tmp = self.pointer.with_suffix(".tmp")
