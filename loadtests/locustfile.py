@@ -108,6 +108,9 @@ def _enforce_thresholds(environment, **_: object) -> None:  # noqa: ANN001
                "rps": round(total.total_rps, 1), "p50_ms": total.get_response_time_percentile(0.5),
                "p95_ms": p95, "p99_ms": p99, "max_ms": total.max_response_time,
                "thresholds": limits, "misses": misses,
+               # locust's own CPU passed 90 % of a core: it may have limited the load it sent
+               "locust_cpu_high": bool(environment.runner.cpu_warning_emitted
+                                       or getattr(environment.runner, "worker_cpu_warning_emitted", False)),
                "by_name": {name: {"requests": s.num_requests, "failures": s.num_failures,
                                   "p95_ms": s.get_response_time_percentile(0.95)}
                            for (name, _method), s in environment.stats.entries.items()}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -125,6 +126,7 @@ class Step:
     p99_ms: float
     failures: int
     misses: tuple[str, ...]
+    locust_processes: int = 0  # locust's --processes for this step (0: one process)
 
     @property
     def held(self) -> bool:
@@ -132,10 +134,10 @@ class Step:
         return not self.misses
 
     @classmethod
-    def of(cls, users: int, summary: dict) -> Step:
+    def of(cls, users: int, summary: dict, locust_processes: int = 0) -> Step:
         return cls(users=users, rps=float(summary["rps"]), p95_ms=float(summary["p95_ms"]),
                    p99_ms=float(summary["p99_ms"]), failures=int(summary["failures"]),
-                   misses=tuple(summary["misses"]))
+                   misses=tuple(summary["misses"]), locust_processes=locust_processes)
 
 
 def user_steps(start: int, factor: float, most: int) -> list[int]:
@@ -145,6 +147,21 @@ def user_steps(start: int, factor: float, most: int) -> list[int]:
         steps.append(users)
         users = max(users + 1, round(users * factor))
     return steps
+
+
+def unlimited_by_locust(run: Callable[[int], dict], processes: int, most: int,
+                        progress: Progress = print) -> tuple[dict, int]:
+    """Run locust with `processes`; again with more while its own CPU limited it and `most` allows.
+
+    Locust warns when its CPU passes 90 % of a core: then it, not the stack, may have capped the
+    load. The last run's summary and the `--processes` it used (0: one process).
+    """
+    summary = run(processes)
+    while summary.get("locust_cpu_high") and max(processes, 1) < most:
+        processes = min(most, max(2, processes * 2))
+        progress(f"locust's own CPU passed 90 %: measuring again with --processes {processes}")
+        summary = run(processes)
+    return summary, processes
 
 
 def step_until_broken(users: list[int], measure: Callable[[int], Step],
@@ -160,6 +177,7 @@ def step_until_broken(users: list[int], measure: Callable[[int], Step],
         steps.append(step)
         progress(f"{count} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
                  f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
+                 + (f" (locust --processes {step.locust_processes})" if step.locust_processes else "")
                  + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
         if not step.held:
             break
@@ -201,17 +219,25 @@ def run_capacity(target, workers: int = 0, duration: str = "", start: int = 0,  
     Each step is a whole locust run of `duration` (default 30s) with the same accounts, ramped
     up within about 10 s and measured after the ramp (`--reset-stats`: the steady mix, without the
     step's logins); the report folder gets each step's reports, capacity.json and capacity.png.
+    A step whose locust ran out of CPU is measured again with more locust processes (up to one
+    per CPU), and the steps after it keep them.
     """
     bench = target.settings
     duration = duration or "30s"
     folder = _folder(target)
     accounts = _accounts(target, folder)
+    processes = workers
 
     def measure(users: int) -> Step:
-        summary, _ = _locust(target, accounts, folder / f"users-{users:05d}", users, workers,
-                             duration, progress, spawn_rate=max(bench.bench_spawn_rate, users / 10),
-                             reset_stats=True)
-        return Step.of(users, summary)
+        nonlocal processes
+
+        def run(count: int) -> dict:
+            name = f"users-{users:05d}" + (f"-p{count}" if count else "")
+            return _locust(target, accounts, folder / name, users, count, duration, progress,
+                           spawn_rate=max(bench.bench_spawn_rate, users / 10), reset_stats=True)[0]
+
+        summary, processes = unlimited_by_locust(run, processes, os.cpu_count() or 1, progress)
+        return Step.of(users, summary, processes)
 
     steps, best = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
                                     progress)
