@@ -26,10 +26,13 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
-from uvicorn.config import STARTUP_FAILURE
+if TYPE_CHECKING:
+    import uvicorn
 
+# A worker's exit code when the release's app did not start (uvicorn's own code for it).
+STARTUP_FAILURE = 3
 # A worker drains its requests for up to uvicorn's graceful timeout (10 s); then it is killed.
 WORKER_GRACE_SECONDS = 12
 # A worker that dies this soon after its start is replaced only after RESTART_PAUSE_SECONDS,
@@ -160,6 +163,8 @@ def _stop_when_orphaned(server: uvicorn.Server, supervisor: int) -> None:
 
 def work(public: socket.socket, private: socket.socket) -> int:
     """Serve the release's app on both sockets until SIGTERM; the exit code."""
+    import uvicorn  # in the workers only: the supervisor stays small
+
     config = uvicorn.Config("app.main:app", access_log=False, timeout_graceful_shutdown=10,
                             log_level="info", backlog=2048)
     server = uvicorn.Server(config)
