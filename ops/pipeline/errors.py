@@ -113,3 +113,11 @@ class BenchmarkFailed(PipelineError):
     def __init__(self, misses: list[str], report: Path) -> None:
         self.misses = misses
         super().__init__(f"The benchmark missed its thresholds: {'; '.join(misses)} (report: {report}).")
+
+
+class PointInTimeUnsupported(PipelineError):
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        super().__init__(
+            f"Stack {stack!r} restores only its own backups: name one (`invoke status` lists the "
+            "latest); a point-in-time restore is for AWS stacks.")

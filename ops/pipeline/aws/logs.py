@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from db.actionable import UsageError
 from ops.pipeline.errors import PipelineError
+from ops.pipeline.target import LogLine
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,7 +39,7 @@ def database_log_group(instance: str) -> str:
     return f"/aws/rds/instance/{instance}/postgresql"
 
 
-def read(logs, group: str, since: timedelta, pattern: str | None = None) -> Iterator[dict]:  # noqa: ANN001
+def read(logs, group: str, since: timedelta, pattern: str | None = None) -> Iterator[LogLine]:  # noqa: ANN001
     """Events of `group` from `since` ago until now, oldest first: {time, stream, message}."""
     start = int((datetime.now(UTC) - since).timestamp() * 1000)
     query = {"logGroupName": group, "startTime": start, **({"filterPattern": pattern} if pattern else {})}
