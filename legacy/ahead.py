@@ -18,8 +18,6 @@ from typing import Any
 import psycopg
 
 from legacy import normalize, setwise
-from legacy.checksums import checksum
-from legacy.copy import NoProgress
 from legacy.helpers import Helpers
 from legacy.ids import RowIds
 from legacy.plan import STEPS
@@ -39,11 +37,6 @@ class SourceSums:
     org_id: uuid.UUID
     sums: dict[str, tuple[int, int]] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
-
-
-def _sum(conn: psycopg.Connection, target: str) -> tuple[int, int]:
-    found = checksum(conn, setwise.norm_query(target, COLUMNS[target]))
-    return found.rows, found.total
 
 
 @dataclass
@@ -66,12 +59,12 @@ class Ahead:
                 for row in own.rows(AGENTS.query):  # agents: their ids, for tasks.agent_id
                     normalize.agent(ctx, row)
             plan.people = dict.fromkeys(plan.people)  # only who exists matters from here on
-            setwise.build_tasks(conn, own, ids, plan, ctx.agents, found.report, NoProgress())
-            return _sum(conn, "tasks")
+            side = setwise.tasks_source(conn, own, ids, plan, ctx.agents, COLUMNS["tasks"], found.report)
+            return side.checksum.rows, side.checksum.total
 
         def events(conn: psycopg.Connection, own: LegacySource) -> tuple[int, int]:
-            setwise.build_events(conn, own, ids, found.report, NoProgress(), alone=True)
-            return _sum(conn, "task_events")
+            side = setwise.events_source(conn, own, ids, COLUMNS["task_events"], found.report)
+            return side.checksum.rows, side.checksum.total
         self._pending = {"tasks": self.helpers.submit(org_id, source, tasks),
                          "task_events": self.helpers.submit(org_id, source, events)}
 

@@ -92,17 +92,13 @@ class SetWise:
         ctx = job.ctx
 
         def events(conn: psycopg.Connection, own: LegacySource) -> TableCheck:
-            setwise.build_events(conn, own, ctx.ids, ctx.report, NoProgress(), alone=True)
-            return self._normalised(conn, self.events, job)
+            side = setwise.events_source(conn, own, ctx.ids, self.events.columns, ctx.report)
+            return _compared(conn, self.events, side.checksum, side.rows, job)
         # task_events on a helper connection: PostgreSQL normalises it on a second core.
         pending = job.helpers.submit(ctx.org_id, job.source, events)
-        setwise.build_tasks(job.conn, job.source, ctx.ids, ctx.users, ctx.agents, ctx.report, NoProgress())
-        return [self._normalised(job.conn, self.tasks, job), pending]
-
-    @staticmethod
-    def _normalised(conn: psycopg.Connection, step: Step, job: Job) -> TableCheck:
-        twin = setwise.norm_query(step.target, step.columns)
-        return _compared(conn, step, checksum(conn, twin, job.ctx.org_id), twin, job)
+        side = setwise.tasks_source(job.conn, job.source, ctx.ids, ctx.users, ctx.agents,
+                                    self.tasks.columns, ctx.report)
+        return [_compared(job.conn, self.tasks, side.checksum, side.rows, job), pending]
 
     @staticmethod
     def _target_only(job: Job, step: Step, sums: SourceSums) -> Future[TableCheck]:
