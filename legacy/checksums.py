@@ -40,6 +40,15 @@ class Checksum:
         return f"{self.total:020x}"
 
 
+@dataclass(frozen=True)
+class SourceSide:
+    """Verification's side of a table: its checksum, and a query of its rows on the connection
+    that computed it (to find the differing ones, run only when the checksums differ)."""
+
+    checksum: Checksum
+    rows: str
+
+
 @dataclass
 class TableCheck:
     table: str

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import wait
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -26,7 +25,7 @@ from psycopg import sql
 
 from legacy import sqlexpr as x
 from legacy import values
-from legacy.checksums import Checksum, row_sum
+from legacy.checksums import Checksum, SourceSide, row_sum
 from legacy.copy import NoProgress, Progress, copy_into, copy_rows
 from legacy.errors import DanglingReference
 from legacy.helpers import Helpers
@@ -220,13 +219,21 @@ def _account(report: Report, table: str, read: int, found: tuple) -> None:
             report.fixes[table][rule.message] = {"count": count, "examples": list(examples)}
 
 
-def _orphans(conn: psycopg.Connection, report: Report) -> None:
-    """Events of no task, listed in the report (their rows go to legacy_quarantine in write)."""
-    reason = "its task does not exist"
+ORPHAN = "its task does not exist"
+
+
+def _orphans(conn: psycopg.Connection, org: str, report: Report) -> None:
+    """Events of no task, kept whole in orphan_events (the rows legacy_quarantine gets, in legacy
+    order) and listed in the report."""
+    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
+    conn.execute(f"create temp table orphan_events on commit drop as select s.id, {org}::uuid as "
+                 f"organization_id, 'task_events' as source_table, s.id::text as legacy_id, "
+                 f"'{ORPHAN}' as reason, jsonb_build_object('id', s.id, {row}) as row_data "
+                 f"from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
     with conn.cursor(name="orphan_events") as cursor:
-        cursor.execute(f"select s.id from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
+        cursor.execute("select id from orphan_events")
         while batch := cursor.fetchmany(FETCH):
-            report.rows.extend(("task_events", legacy_id, "quarantined", reason, None)
+            report.rows.extend(("task_events", legacy_id, "quarantined", ORPHAN, None)
                                for (legacy_id,) in batch)
 
 
@@ -248,15 +255,6 @@ def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, rep
     conn.execute(f"create temp table norm_{table} on commit drop as {norm} {order}")
     found = conn.execute(f"select count(*), {_fixes(table)} from norm_{table}").fetchone()
     _account(report, table, read, found)
-
-
-@dataclass(frozen=True)
-class SourceSide:
-    """Verification's side of a set-wise table: its checksum, and a query of its rows (to find
-    the differing ones, only run when the checksums differ)."""
-
-    checksum: Checksum
-    rows: str
 
 
 def _source_side(conn: psycopg.Connection, ids: RowIds, table: str, columns: tuple[str, ...],
@@ -311,12 +309,6 @@ def _transfer(source: psycopg.Connection, target: psycopg.Connection, query: str
 
 
 QUARANTINE_COLUMNS = ("organization_id", "source_table", "legacy_id", "reason", "row_data")
-
-
-def _quarantine_query(org: str) -> str:
-    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
-    return (f"select {org}::uuid, 'task_events', s.id::text, 'its task does not exist', "
-            f"jsonb_build_object('id', s.id, {row}) from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
 
 
 def _skip_row_checks(conn: psycopg.Connection) -> bool:
@@ -375,7 +367,7 @@ def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, pla
                 return
             read = _stage_events(helper, own, progress)
             _normalise(helper, ids, "task_events", read, part, EVENTS_ORDER)
-            _orphans(helper, part)
+            _orphans(helper, sql.Literal(str(ids.org_id)).as_string(helper), part)
         pending = helpers.run(events)
         try:
             try:
@@ -399,6 +391,6 @@ def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, pla
                   "task_events", EVENT_COLUMNS)
         if checked_here:
             _check_references(conn, ids.org_id)
-        _transfer(helper, conn, _quarantine_query(sql.Literal(str(ids.org_id)).as_string(conn)),
+        _transfer(helper, conn, f"select {', '.join(QUARANTINE_COLUMNS)} from orphan_events",
                   "legacy_quarantine", QUARANTINE_COLUMNS)
     part.close()

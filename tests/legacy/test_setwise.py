@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from legacy import verify as verify_module
 from legacy.ahead import Ahead
 from legacy.checksums import checksum, twin_checksum
 from legacy.helpers import Helpers
@@ -126,10 +127,29 @@ def test_verification_source_side_computed_during_the_import(database, dirty_fil
         ahead = Ahead(helpers)
         document = run_import(database.admin_url, dirty_file.path, ahead=ahead).document
         sums = ahead.result()
-        assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
-        assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
+        for table in ("users", "agents", "tasks", "task_events", "api_keys", "telegram_chats"):
+            assert sums.sums[table].rows == document["tables"][table]["imported"], table
+        assert sums.report.tables == document["tables"]
+        # The same source side as a stand-alone verification computes, for every table.
+        alone = verify(database.admin_url, dirty_file.path, "acme")
+        assert alone.ok
+        assert {c.table: (c.source.rows, c.source.total) for c in alone.checks} == {
+            table: (found.rows, found.total) for table, found in sums.sums.items()}
         with in_org(database.admin_url, dirty_file.path) as conn:
             conn.execute("update tasks set title = title || '!' where legacy_id = 1")
         # The early sums are compared with the target as it is now; a difference is named in full.
         result = verify(database.admin_url, dirty_file.path, "acme", ahead)
     assert [(c.table, c.differing) for c in result.checks if not c.ok] == [("tasks", ["1"])]
+
+
+def test_with_early_sums_verification_only_reads_the_target(database, dirty_file, monkeypatch):
+    with Helpers(database.admin_url) as helpers:
+        ahead = Ahead(helpers)
+        run_import(database.admin_url, dirty_file.path, ahead=ahead)
+
+        def not_again(path):  # noqa: ANN001, ANN202
+            raise AssertionError("the file was read again after the import")
+        monkeypatch.setattr(verify_module, "open_source", not_again)
+        result = verify(database.admin_url, dirty_file.path, "acme", ahead)
+    assert result.ok and not result.problems
+    assert [c.table for c in result.checks] == ["users", "member_roles", *(step.target for step in STEPS)]
