@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import psycopg
+from psycopg.rows import tuple_row
 from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -204,22 +205,23 @@ class FastTaskList:
 async def _permissions_and_page(conn: psycopg.AsyncConnection, caller: Caller, organization: uuid.UUID,
                                 sql: str, params: dict[str, Any]) -> tuple[list[str], bytes] | None:
     """(permissions, page bytes) in one round trip; None when the route must answer instead."""
+    tenant, read = conn.cursor(row_factory=tuple_row), conn.cursor(binary=True, row_factory=tuple_row)
     try:
         await conn.set_autocommit(True)  # one implicit transaction, up to the pipeline's Sync
         async with conn.pipeline():
-            tenant = await conn.execute(SET_TENANT + CURRENT_SESSION, (
+            await tenant.execute(SET_TENANT + CURRENT_SESSION, (
                 str(organization), str(caller.user_id), caller.user_id))
-            read = await conn.cursor(binary=True).execute(sql, params)
-        session, row = await tenant.fetchone(), await read.fetchone()
+            await read.execute(sql, params)
+        (*_, session), row = await tenant.fetchone(), await read.fetchone()
     except psycopg.Error:
         return None
     finally:
         if not conn.closed and conn.autocommit:
             await conn.set_autocommit(False)
     try:
-        session_is_current(caller, session)
+        session_is_current(caller, {"session": session})
     except ApiError:
         return None
-    if row is None or row["page"] is None:  # not a member, or without task.view
+    if row is None or row[1] is None:  # not a member, or without task.view
         return None
-    return row["permissions"], row["page"]
+    return row[0], row[1]
