@@ -3,71 +3,41 @@
 The route (app/routes/tasks.py) costs a dependency tree, four round trips (BEGIN, the tenant,
 the page, COMMIT) and a join of PostgreSQL's JSON in Python per request. This ASGI middleware
 answers the common case itself: a person's access token, the organization in its header,
-plain query parameters and the task.view permission. One pipelined round trip sets the tenant
-(and reads the session generation), then reads the caller's permissions and, only if they hold
-task.view, the whole page already rendered as the route's JSON by PostgreSQL; the bytes go out
-as they came. Both statements run in the implicit transaction that ends at the pipeline's Sync,
-so `app.org_id` is set before row-level security reads it, as in the route.
+plain query parameters, a member holding task.view. One round trip (app/task_page.py) sets the
+tenant, reads the caller's permissions and the page PostgreSQL rendered as the route's JSON;
+the bytes go out as they came.
 
 Anything else (an API key, the bot's credential, a bad or expired token, an unusual parameter,
-a missing header, a non-member, a missing permission, a database error) passes to the route
-untouched, so every error keeps its one answer. Only the database being unreachable or the
-pool being exhausted is answered here, by the application's own handler for that error, not
-to wait twice. tests/app/test_fast_tasks.py compares the two paths byte for byte.
+a missing header, a non-member, a missing permission, an ended session, a database error)
+passes to the route untouched, so every error keeps its one answer. Only a database that is
+unreachable or a pool without a free connection is answered here, by the application's own
+handler for that error, so a request does not wait twice. tests/app/test_fast_tasks.py compares
+the two paths byte for byte.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
-import psycopg
-from psycopg.rows import tuple_row
 from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.deps import CURRENT_SESSION, MEMBER_PERMISSIONS, SET_TENANT, Caller, session_is_current
+from app.deps import Caller, session_is_current
 from app.errors import ApiError
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor
-from app.routes.tasks import LIST, LIST_FILTERS, TASK_STATUSES, cursor_key, list_tasks, router
+from app.routes.tasks import TASK_STATUSES, cursor_key, list_tasks, router
 from app.security import InvalidToken, VerifiedTokens
+from app.task_page import read_page
 
-PERMISSION = "task.view"
 # Only shapes whose meaning is beyond doubt; anything else is the route's to judge.
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _LIMIT = re.compile(r"[0-9]{1,3}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PARAMETERS = {"limit", "cursor", "status", "agent_id"}
-
-# The route's page as json_page (app/pagination.py) joins it: the first `page` items of the
-# `page + 1` rows LIST fetches, and when more follow, the cursor of the last one shown
-# (encode_cursor: unpadded base64url of ["created_at","id"]; PostgreSQL's base64 wraps lines).
-CURSOR = """rtrim(translate(encode(convert_to(
-    '["' || to_char(p.ats[%(page)s] at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-    || '","' || p.ids[%(page)s]::text || '"]', 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"""
-PAGE = f"""
-select convert_to('{{{{"items":[' || coalesce(array_to_string(p.items[1:%(page)s], ','), '')
-    || '],"next_cursor":'
-    || case when cardinality(p.items) > %(page)s then '"' || {CURSOR} || '"' else 'null' end
-    || '}}}}', 'UTF8')
-from (select array_agg(to_json(t)::text order by t.created_at desc, t.id desc) as items,
-             array_agg(t.created_at order by t.created_at desc, t.id desc) as ats,
-             array_agg(t.id order by t.created_at desc, t.id desc) as ids
-      from ({{list}}) t) p
-"""
-# The caller's permissions (MEMBER_PERMISSIONS: no row for a non-member) and, only with
-# task.view, the page; the route checks the same two things in the same order.
-PERMISSIONS_AND_PAGE = f"""
-select member.permissions,
-       case when '{PERMISSION}' = any(member.permissions) then ({{page}}) end as page
-from ({MEMBER_PERMISSIONS % ("%(org)s", "%(user)s")}) member
-"""
 
 
 @dataclass(frozen=True)
@@ -132,23 +102,6 @@ def _query(raw: bytes) -> tuple[Page, str | None, uuid.UUID | None] | None:
     return page, status, agent_id and uuid.UUID(agent_id)
 
 
-@functools.cache
-def statement(filters: tuple[str, ...]) -> str:
-    """PERMISSIONS_AND_PAGE over the route's LIST with `filters` (names of LIST_FILTERS)."""
-    listing = LIST.format(filters="".join(f"\n  and {LIST_FILTERS[name]}" for name in filters))
-    return PERMISSIONS_AND_PAGE.format(page=PAGE.format(list=listing))
-
-
-def _arguments(caller: Caller, organization: uuid.UUID, request: ListRequest,
-               after: tuple[datetime, uuid.UUID] | None) -> tuple[str, dict[str, Any]]:
-    params = {"org": organization, "user": caller.user_id, "status": request.status,
-              "agent_id": request.agent_id, "limit": request.page.limit + 1, "page": request.page.limit,
-              "after_at": after and after[0], "after_id": after and after[1]}
-    used = tuple(name for name, value in (("status", request.status), ("agent_id", request.agent_id),
-                                          ("after", after)) if value is not None)
-    return statement(used), params
-
-
 class FastTaskList:
     """ASGI middleware: answers the common `GET /api/tasks` itself, passes everything else on."""
 
@@ -180,19 +133,22 @@ class FastTaskList:
             return False
         caller = Caller(user_id=grant.user_id, session=grant.session)
         scope["route"] = self.route  # what routing would have set: the request log names it
-        sql, params = _arguments(caller, request.organization, request, after)
         async with state.database.connection(state.pool) as conn:
-            found = await _permissions_and_page(conn, caller, request.organization, sql, params)
-        if found is None:
+            found = await read_page(conn, request.organization, caller.user_id, request.page.limit,
+                                    request.status, request.agent_id, after)
+        if found is None or found.permissions is None or found.page is None:
+            return False  # a database error, not a member, or without task.view: the route says
+        try:
+            session_is_current(caller, {"session": found.session})
+        except ApiError:
             return False
-        permissions, body = found
         scope.setdefault("state", {})["caller"] = Caller(
             user_id=caller.user_id, organization_id=request.organization,
-            permissions=frozenset(permissions), session=caller.session)
+            permissions=frozenset(found.permissions), session=caller.session)
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(body)).encode()),
+                    "headers": [(b"content-length", str(len(found.page)).encode()),
                                 (b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": found.page})
         return True
 
     async def _answer_error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
@@ -200,28 +156,3 @@ class FastTaskList:
                        if kind in scope["app"].exception_handlers)
         response = await handler(Request(scope, receive), error)
         await response(scope, receive, send)
-
-
-async def _permissions_and_page(conn: psycopg.AsyncConnection, caller: Caller, organization: uuid.UUID,
-                                sql: str, params: dict[str, Any]) -> tuple[list[str], bytes] | None:
-    """(permissions, page bytes) in one round trip; None when the route must answer instead."""
-    tenant, read = conn.cursor(row_factory=tuple_row), conn.cursor(binary=True, row_factory=tuple_row)
-    try:
-        await conn.set_autocommit(True)  # one implicit transaction, up to the pipeline's Sync
-        async with conn.pipeline():
-            await tenant.execute(SET_TENANT + CURRENT_SESSION, (
-                str(organization), str(caller.user_id), caller.user_id))
-            await read.execute(sql, params)
-        (*_, session), row = await tenant.fetchone(), await read.fetchone()
-    except psycopg.Error:
-        return None
-    finally:
-        if not conn.closed and conn.autocommit:
-            await conn.set_autocommit(False)
-    try:
-        session_is_current(caller, {"session": session})
-    except ApiError:
-        return None
-    if row is None or row[1] is None:  # not a member, or without task.view
-        return None
-    return row[0], row[1]

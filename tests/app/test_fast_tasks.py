@@ -26,7 +26,7 @@ from psycopg.pq import TransactionStatus
 from app import fast_tasks
 from app.main import create_app
 from app.security import ACCESS, issue_token
-from tests.app.conftest import JWT_SECRET, TestUser
+from tests.app.conftest import JWT_SECRET, TestUser, settings_for
 from tests.db.seed import as_tenant
 
 REQUEST_ID = "fast-path-equivalence"
@@ -266,3 +266,32 @@ def test_connections_go_back_to_the_pool_as_the_route_takes_them(client, tenants
 
     states = client.portal.call(idle_connections)
     assert states and states == [(False, TransactionStatus.IDLE)] * len(states)
+
+
+def test_statements_dropped_behind_its_back_are_prepared_again(client, route_only, tenants, answered):
+    headers = tenants.viewer.headers(tenants.a)
+    both(client, route_only, "/api/tasks?limit=3", headers)
+    pool = client.app.state.pool
+
+    async def deallocate_all() -> None:  # what psycopg sends after a ROLLBACK on its own statements
+        async with pool.connection() as conn:
+            await conn.execute("deallocate all")
+
+    client.portal.call(deallocate_all)
+    assert both(client, route_only, "/api/tasks?limit=3", headers).status_code == 200
+    assert answered == [True, True]
+
+
+def test_behind_rds_proxy_nothing_is_prepared(database, tmp_path, tenants, answered):
+    settings = settings_for(database, tmp_path / "proxy", MIYABI_DB_PROXY="true")
+    with TestClient(create_app(settings)) as proxied:
+        r = proxied.get("/api/tasks?status=done", headers=tenants.viewer.headers(tenants.a))
+        assert r.status_code == 200 and r.json()["items"] and answered == [True]
+        pool = proxied.app.state.pool
+
+        async def prepared() -> list[str]:
+            async with pool.connection() as conn:
+                return [row[0] for row in await (await conn.execute(
+                    "select name from pg_prepared_statements")).fetchall()]
+
+        assert proxied.portal.call(prepared) == []
