@@ -7,23 +7,29 @@ task.view, the whole page as the route's JSON text. Row-level security reads the
 first statement made. Both statements are prepared once per connection (`PREPARE`, then
 `EXECUTE` with literal arguments), so PostgreSQL plans them once; a connection that must not
 keep prepared statements (RDS Proxy: `prepare_threshold` is None) gets the statements
-themselves every time. Arguments are quoted by psycopg (client-side binding), never formatted.
+themselves every time. Arguments become literals by libpq's own quoting (PQescapeLiteral).
+
+The query goes through the connection's libpq handle (`conn.pgconn`, psycopg's documented way
+to send what it does not wrap): psycopg would begin a transaction first on a pooled connection
+(one more round trip), and its cursors cost more Python than the rest of the request. The
+connection is the request's alone, and is given back idle, as psycopg left it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import functools
+import json
 import re
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import AsyncClientCursor, AsyncConnection
-from psycopg.rows import tuple_row
+from psycopg import AsyncConnection, pq
 
 from app.deps import CURRENT_SESSION, MEMBER_PERMISSIONS, SET_TENANT
 from app.routes.tasks import LIST, LIST_FILTERS
@@ -47,11 +53,12 @@ from (select array_agg(to_json(t)::text order by t.created_at desc, t.id desc) a
 # The permissions as MEMBER_PERMISSIONS reads them (no row for a non-member), and the page
 # only with task.view: the route checks the same two things.
 PERMISSIONS_AND_PAGE = f"""
-select member.permissions,
+select to_json(member.permissions)::text,
        case when '{PERMISSION}' = any(member.permissions) then ({{page}}) end as page
 from ({MEMBER_PERMISSIONS % ("%(org)s", "%(user)s")}) member
 """
 _PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s")
+UNKNOWN_STATEMENT, ALREADY_PREPARED = "26000", "42P05"  # SQLSTATEs
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,14 @@ class Statement:
 
         return f"prepare {self.name} as {_PLACEHOLDER.sub(number, self.sql)}"
 
-    @functools.cached_property
-    def execute(self) -> str:
-        return f"execute {self.name}({', '.join(f'%({name})s' for name in self.parameters)})"
+    def executed(self, literal: Callable[[object], str], params: dict[str, Any]) -> str:
+        """EXECUTE of the prepared statement with `params` as literals."""
+        return f"execute {self.name}({', '.join(literal(params[name]) for name in self.parameters)})"
+
+    def bound(self, literal: Callable[[object], str], params: dict[str, Any]) -> str:
+        """The statement itself with `params` as literals."""
+        return _PLACEHOLDER.sub(lambda m: "%" if m.group(1) is None else literal(params[m.group(1)]),
+                                self.sql)
 
 
 TENANT = Statement("miyabi_tasks_tenant", (SET_TENANT + CURRENT_SESSION) % (
@@ -103,55 +115,99 @@ class Found:
 _prepared: weakref.WeakKeyDictionary[AsyncConnection, set[str]] = weakref.WeakKeyDictionary()
 
 
+class StatementFailed(Exception):
+    """A statement of the round trip failed: its SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
 async def read_page(conn: AsyncConnection, organization: uuid.UUID, user: uuid.UUID, page: int,
                     status: str | None, agent_id: uuid.UUID | None,
                     after: tuple[datetime, uuid.UUID] | None) -> Found | None:
     """The page, and who may see it, in one round trip; None on any database error."""
     params: dict[str, Any] = {
-        "org_text": str(organization), "user_text": str(user), "org": organization, "user": user,
+        "org_text": organization, "user_text": user, "org": organization, "user": user,
         "status": status, "agent_id": agent_id, "limit": page + 1, "page": page,
-        "after_at": after and after[0], "after_id": after and after[1]}
+        # A literal the server reads as the route's datetime: the session's time zone for a naive one.
+        "after_at": after and after[0].isoformat(), "after_id": after and after[1]}
     used = tuple(name for name, value in (("status", status), ("agent_id", agent_id), ("after", after))
                  if value is not None)
     statements = (TENANT, page_statement(used))
-    cursor = AsyncClientCursor(conn, row_factory=tuple_row)
+    literal = functools.partial(_literal, pq.Escaping(conn.pgconn))
     try:
-        await conn.set_autocommit(True)  # the statements' own implicit transaction, no BEGIN
         try:
-            await cursor.execute(await _query(cursor, statements, params), prepare=False)
-        except psycopg.errors.InvalidSqlStatementName:
+            tenant, member = await _run(conn.pgconn, await _query(conn, statements, literal, params))
+        except StatementFailed as error:
+            if error.sqlstate != UNKNOWN_STATEMENT:
+                raise
             # psycopg sends DEALLOCATE ALL after a ROLLBACK on a connection where it prepared
-            # statements of its own: ours went with them. Prepare again, once.
-            _prepared[conn].clear()
-            await cursor.execute(await _query(cursor, statements, params), prepare=False)
-        session = (await cursor.fetchone())[-1]
-        cursor.nextset()
-        row = await cursor.fetchone()
-    except psycopg.Error:
+            # statements of its own: ours went with them. Prepare them again, once.
+            _prepared.pop(conn, None)
+            tenant, member = await _run(conn.pgconn, await _query(conn, statements, literal, params))
+    except (StatementFailed, psycopg.Error):
         return None
-    finally:
-        if not conn.closed and conn.autocommit:
-            await conn.set_autocommit(False)
-    if row is None:
+    session = tenant.get_value(0, 2)
+    session = None if session is None else int(session)
+    if member.ntuples == 0:
         return Found(session, None, None)
-    return Found(session, row[0], None if row[1] is None else row[1].encode())
+    return Found(session, json.loads(member.get_value(0, 0)), member.get_value(0, 1))
 
 
-async def _query(cursor: AsyncClientCursor, statements: tuple[Statement, ...], params: dict[str, Any]) -> str:
+def _literal(escaping: pq.Escaping, value: object) -> str:
+    """`value` as an SQL literal (its type is the parameter's the statement was prepared with)."""
+    return "null" if value is None else escaping.escape_literal(str(value).encode()).decode()
+
+
+async def _query(conn: AsyncConnection, statements: tuple[Statement, ...], literal: Callable[[object], str],
+                 params: dict[str, Any]) -> bytes:
     """The statements with their arguments: EXECUTEs of prepared ones (preparing them first)."""
-    conn = cursor.connection
     if conn.prepare_threshold is None:  # no prepared statements: RDS Proxy would pin the connection
-        return ";\n".join(cursor.mogrify(s.sql, params) for s in statements)
+        return ";\n".join(s.bound(literal, params) for s in statements).encode()
     prepared = _prepared.setdefault(conn, set())
     for statement in statements:
         if statement.name not in prepared:
-            await _prepare(cursor, statement, prepared)
-    return ";\n".join(cursor.mogrify(s.execute, params) for s in statements)
+            await _prepare(conn.pgconn, statement, prepared)
+    return ";\n".join(s.executed(literal, params) for s in statements).encode()
 
 
-async def _prepare(cursor: AsyncClientCursor, statement: Statement, prepared: set[str]) -> None:
-    """PREPARE `statement` on the cursor's connection: once per connection (a round trip)."""
-    # Already there when a request was cancelled between preparing and remembering it.
-    with contextlib.suppress(psycopg.errors.DuplicatePreparedStatement):
-        await cursor.execute(statement.prepare, prepare=False)
+async def _prepare(pgconn: pq.abc.PGconn, statement: Statement, prepared: set[str]) -> None:
+    """PREPARE `statement` on the connection: once per connection (a round trip)."""
+    try:
+        await _run(pgconn, statement.prepare.encode())
+    except StatementFailed as error:
+        if error.sqlstate != ALREADY_PREPARED:  # by a request cancelled before it remembered
+            raise
     prepared.add(statement.name)
+
+
+async def _run(pgconn: pq.abc.PGconn, query: bytes) -> list[pq.abc.PGresult]:
+    """The results of `query`'s statements (the simple protocol: one implicit transaction)."""
+    pgconn.send_query(query)
+    loop = asyncio.get_running_loop()
+    while pgconn.flush():
+        await _ready(loop, pgconn.socket, loop.add_writer, loop.remove_writer)
+    results = []
+    while True:
+        if pgconn.is_busy():
+            await _ready(loop, pgconn.socket, loop.add_reader, loop.remove_reader)
+            pgconn.consume_input()
+        elif (result := pgconn.get_result()) is not None:
+            results.append(result)
+        else:
+            break
+    for result in results:
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise StatementFailed(result.error_field(pq.DiagnosticField.SQLSTATE).decode())
+    return results
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, watch: Any, unwatch: Any) -> None:
+    """Until the socket is readable (or writable): `watch` is the loop's add_reader (add_writer)."""
+    ready = loop.create_future()
+    watch(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        unwatch(fd)

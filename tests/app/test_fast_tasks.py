@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
@@ -165,6 +165,20 @@ def test_following_the_cursor_to_the_last_page_is_the_same(client, route_only, t
     assert len(seen) == len(set(seen)) and pages > 1 and all(answered) and len(answered) == pages
 
 
+@pytest.mark.parametrize("at", ["naive", "offset", "zulu", "whole_second", "far_past", "far_future"])
+def test_cursor_times_are_read_as_the_route_reads_them(client, route_only, tenants, answered, at):
+    headers = tenants.viewer.headers(tenants.a)
+    third = both(client, route_only, "/api/tasks?limit=3", headers).json()["items"][2]
+    when = datetime.fromisoformat(third["created_at"])
+    text = {"naive": when.replace(tzinfo=None).isoformat(),
+            "offset": when.astimezone(timezone(timedelta(hours=9))).isoformat(),
+            "zulu": when.replace(tzinfo=None).isoformat() + "Z",
+            "whole_second": when.replace(microsecond=0).isoformat(),
+            "far_past": "0001-01-01T00:00:00", "far_future": "9999-12-31T23:59:59.999999+00:00"}[at]
+    body = both(client, route_only, f"/api/tasks?limit=4&cursor={cursor_of([text, third['id']])}", headers)
+    assert body.status_code == 200 and answered == [True, True]
+
+
 def test_the_other_tenant_sees_only_its_own(client, route_only, tenants, answered):
     body = both(client, route_only, "/api/tasks?limit=200", tenants.admin_b.headers(tenants.b)).json()
     assert len(body["items"]) == 9 and all(item["title"].startswith("b ") for item in body["items"])
@@ -285,8 +299,10 @@ def test_statements_dropped_behind_its_back_are_prepared_again(client, route_onl
 def test_behind_rds_proxy_nothing_is_prepared(database, tmp_path, tenants, answered):
     settings = settings_for(database, tmp_path / "proxy", MIYABI_DB_PROXY="true")
     with TestClient(create_app(settings)) as proxied:
-        r = proxied.get("/api/tasks?status=done", headers=tenants.viewer.headers(tenants.a))
-        assert r.status_code == 200 and r.json()["items"] and answered == [True]
+        headers = tenants.viewer.headers(tenants.a)
+        first = proxied.get("/api/tasks?status=done&limit=2", headers=headers).json()
+        r = proxied.get(f"/api/tasks?status=done&limit=2&cursor={first['next_cursor']}", headers=headers)
+        assert r.status_code == 200 and r.json()["items"] and answered == [True, True]
         pool = proxied.app.state.pool
 
         async def prepared() -> list[str]:
