@@ -2,6 +2,8 @@
 
 `{"error": {"code", "message", "details"}, "request_id"}`: `code` is a stable snake_case word a
 client can branch on; `message` a sentence for a person; `details` a list (validation: the fields).
+ApiError is the API's branch of the one tree of actionable errors (docs/errors.md); the root is
+re-exported here for bot/, which imports app/ only.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.logs import current_request_id, logger
+from db.actionable import MiyabiError as MiyabiError  # the root, re-exported for bot/
 
 # Constraints whose violation means "the state does not allow this" rather than "bad input".
 STATE_CONSTRAINTS = {"tasks_status_move_check", "member_roles_last_admin", "roles_builtin_read_only"}
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-class ApiError(Exception):
+class ApiError(MiyabiError):
     """A failure the client can act on: answered with `status` in the one error shape."""
 
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None,

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.deps import Caller, session_is_current
 from app.errors import ApiError
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor
-from app.routes.tasks import TASK_STATUSES, cursor_key, list_tasks, router
+from app.resources.tasks import TASK_KEYSET, TASK_STATUSES
 from app.security import InvalidToken, VerifiedTokens
 from app.task_page import read_page
 
@@ -38,6 +41,7 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _LIMIT = re.compile(r"[0-9]{1,3}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PARAMETERS = {"limit", "cursor", "status", "agent_id"}
+PATH = "/api/tasks"
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def _query(raw: bytes) -> tuple[Page, str | None, uuid.UUID | None] | None:
             cursor is not None and len(cursor) > 500):
         return None
     try:
-        page = Page(limit=int(limit or DEFAULT_LIMIT), after=decode_cursor(cursor) if cursor else None)
+        page = Page(limit=int(limit or DEFAULT_LIMIT), cursor=decode_cursor(cursor) if cursor else None)
     except ApiError:
         return None
     return page, status, agent_id and uuid.UUID(agent_id)
@@ -105,13 +109,15 @@ def _query(raw: bytes) -> tuple[Page, str | None, uuid.UUID | None] | None:
 class FastTaskList:
     """ASGI middleware: answers the common `GET /api/tasks` itself, passes everything else on."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routers: Sequence[APIRouter]) -> None:
         self.app = app
-        self.route = next(r for r in router.routes if getattr(r, "endpoint", None) is list_tasks)
+        # The route it stands in for (app.main hands over the routers: no module imports a router).
+        self.route = next(route for router in routers for route in router.routes
+                          if isinstance(route, APIRoute) and route.path == PATH and "GET" in route.methods)
         self.tokens: VerifiedTokens | None = None  # for the secret the lifespan read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"] == "/api/tasks" and scope["method"] == "GET"
+        if (scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET"
                 and not scope.get("root_path") and (request := plain_request(scope)) is not None):
             try:
                 answered = await self._answer(scope, send, request)
@@ -128,14 +134,14 @@ class FastTaskList:
             self.tokens = VerifiedTokens(state.jwt_secret)
         try:
             grant = self.tokens.grant(request.token)
-            after = cursor_key(request.page)
+            seek = TASK_KEYSET.seek(request.page)
         except (InvalidToken, ApiError):
             return False
         caller = Caller(user_id=grant.user_id, session=grant.session)
         scope["route"] = self.route  # what routing would have set: the request log names it
         async with state.database.connection(state.pool) as conn:
-            found = await read_page(conn, request.organization, caller.user_id, request.page.limit,
-                                    request.status, request.agent_id, after)
+            found = await read_page(conn, request.organization, caller.user_id, seek, request.status,
+                                    request.agent_id)
         if found is None or found.permissions is None or found.page is None:
             return False  # a database error, not a member, or without task.view: the route says
         try:

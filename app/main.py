@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.dashboard_dir.is_dir():  # its pages answer what no route does
         install_dashboard(app, settings.dashboard_dir)
-    app.add_middleware(FastTaskList)  # innermost: after the body limit, before routing
+    app.add_middleware(FastTaskList, routers=ROUTERS)  # innermost: after the body limit, before routing
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -25,29 +25,33 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection, pq
 
 from app.deps import CURRENT_SESSION, MEMBER_PERMISSIONS, SET_TENANT
-from app.routes.tasks import LIST, LIST_FILTERS
+from app.pagination import WRITE_SQL, Seek
+from app.resources.tasks import TASK_KEYSET, listing
 
 PERMISSION = "task.view"
-# json_page (app/pagination.py) of the `page + 1` rows LIST fetches: the first `page` items,
-# and when more follow, the cursor of the last one shown (encode_cursor: unpadded base64url of
-# ["created_at","id"]; PostgreSQL's base64 wraps its lines).
-CURSOR = """rtrim(translate(encode(convert_to(
-    '["' || to_char(p.ats[%(page)s] at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-    || '","' || p.ids[%(page)s]::text || '"]', 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"""
+# Seek.json_answer (app/pagination.py) of the `page + 1` rows the list fetches: the first `page`
+# items, and when more follow, the cursor of the last one shown: encode_cursor (unpadded
+# base64url) of its key, written as WRITE_SQL writes it (PostgreSQL's base64 wraps its lines).
+_ORDER = TASK_KEYSET.order_by
+_KEY = ", ".join(WRITE_SQL[part.type].format(f"p.key{n}[%(page)s]")
+                 for n, part in enumerate(TASK_KEYSET.parts))
+_KEYS = "".join(f",\n             array_agg(t.{part.column} order by {_ORDER}) as key{n}"
+                for n, part in enumerate(TASK_KEYSET.parts))
 PAGE = f"""
 select '{{{{"items":[' || coalesce(array_to_string(p.items[1:%(page)s], ','), '')
     || '],"next_cursor":'
-    || case when cardinality(p.items) > %(page)s then '"' || {CURSOR} || '"' else 'null' end || '}}}}'
-from (select array_agg(to_json(t)::text order by t.created_at desc, t.id desc) as items,
-             array_agg(t.created_at order by t.created_at desc, t.id desc) as ats,
-             array_agg(t.id order by t.created_at desc, t.id desc) as ids
+    || case when cardinality(p.items) > %(page)s
+            then '"' || rtrim(translate(encode(convert_to(to_json(array[{_KEY}])::text, 'UTF8'), 'base64'),
+                                        E'+/\\n', '-_'), '=') || '"'
+            else 'null' end
+    || '}}}}'
+from (select array_agg(to_json(t)::text order by {_ORDER}) as items{_KEYS}
       from ({{list}}) t) p
 """
 # The permissions as MEMBER_PERMISSIONS reads them (no row for a non-member), and the page
@@ -95,11 +99,12 @@ TENANT = Statement("miyabi_tasks_tenant", (SET_TENANT + CURRENT_SESSION) % (
 
 
 @functools.cache
-def page_statement(filters: tuple[str, ...]) -> Statement:
-    """PERMISSIONS_AND_PAGE over the route's LIST with `filters` (names of LIST_FILTERS)."""
-    listing = LIST.format(filters="".join(f"\n  and {LIST_FILTERS[name]}" for name in filters))
-    return Statement(f"miyabi_tasks_page_{'_'.join(filters) or 'all'}",
-                     PERMISSIONS_AND_PAGE.format(page=PAGE.format(list=listing)))
+def page_statement(by_status: bool, by_agent: bool, after_cursor: bool) -> Statement:
+    """PERMISSIONS_AND_PAGE over the route's list with the filters asked for."""
+    name = "_".join(f for f, wanted in (("status", by_status), ("agent", by_agent), ("after", after_cursor))
+                    if wanted)
+    return Statement(f"miyabi_tasks_page_{name or 'all'}", PERMISSIONS_AND_PAGE.format(
+        page=PAGE.format(list=listing(by_status, by_agent, after_cursor))))
 
 
 @dataclass(frozen=True)
@@ -123,18 +128,12 @@ class StatementFailed(Exception):
         self.sqlstate = sqlstate
 
 
-async def read_page(conn: AsyncConnection, organization: uuid.UUID, user: uuid.UUID, page: int,
-                    status: str | None, agent_id: uuid.UUID | None,
-                    after: tuple[datetime, uuid.UUID] | None) -> Found | None:
+async def read_page(conn: AsyncConnection, organization: uuid.UUID, user: uuid.UUID, seek: Seek,
+                    status: str | None, agent_id: uuid.UUID | None) -> Found | None:
     """The page, and who may see it, in one round trip; None on any database error."""
-    params: dict[str, Any] = {
-        "org_text": organization, "user_text": user, "org": organization, "user": user,
-        "status": status, "agent_id": agent_id, "limit": page + 1, "page": page,
-        # A literal the server reads as the route's datetime: the session's time zone for a naive one.
-        "after_at": after and after[0].isoformat(), "after_id": after and after[1]}
-    used = tuple(name for name, value in (("status", status), ("agent_id", agent_id), ("after", after))
-                 if value is not None)
-    statements = (TENANT, page_statement(used))
+    params = {"org_text": organization, "user_text": user, "user": user, "page": seek.limit,
+              **seek.params(org=organization, status=status, agent_id=agent_id)}
+    statements = (TENANT, page_statement(status is not None, agent_id is not None, bool(seek.after)))
     literal = functools.partial(_literal, pq.Escaping(conn.pgconn))
     try:
         try:

@@ -38,7 +38,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from app.routes.tasks import LIST, TASK_COLUMNS
+from app.resources.tasks import LIST, TASK_COLUMNS
 from app.security import ACCESS, issue_token
 from app.settings import REPOSITORY_ROOT, load_settings
 from db import migrate

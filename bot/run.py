@@ -8,6 +8,7 @@ import signal
 
 import httpx
 
+from app.errors import MiyabiError
 from app.settings import Settings
 from app.telegram_auth import bot_secret, bot_token
 from bot.api import MiyabiApi
@@ -18,7 +19,7 @@ from bot.telegram_app import build_application, sender
 logger = logging.getLogger("miyabi.bot")
 
 
-class MissingToken(Exception):
+class MissingToken(MiyabiError):
     """No Telegram token: the bot cannot start."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from db.actionable import MiyabiError
 
-class DatabaseError(Exception):
+
+class DatabaseError(MiyabiError):
     """Base of the database failures; the message is one sentence for a person."""
 
 
@@ -58,3 +60,10 @@ class DatabaseOwnedBySuperuser(DatabaseError):
             f"Keep a copy (`pg_dump` it, or move {home} aside), then `invoke deploy` builds a new one."
         )
         self.name = name
+
+
+class MigrationsNotClean(DatabaseError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the migrations (listed above); fix them and "
+                         "run `invoke db.lint` again.")
+        self.problems = problems

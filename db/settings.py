@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from db.actionable import UsageError
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,6 +132,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     source = os.environ if env is None else env
     known = _aliases()
     return Settings(**{key: value for key, value in source.items() if key in known and value != ""})
+
+
+class BadSetting(UsageError):
+    """A variable of the environment that does not validate; the message names each one."""
+
+    def __init__(self, error: ValidationError) -> None:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        super().__init__(f"bad setting: {problems}")
 
 
 @lru_cache(maxsize=1)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.actionable import MiyabiError, UsageError
 
-class InfraError(Exception):
+
+class InfraError(MiyabiError):
     """Base of every infra failure the task layer reports as one sentence."""
 
 
@@ -45,3 +47,19 @@ class LambdaPackageMissing(InfraError):
             f"the Lambda package {path} does not exist; build it with `invoke infra.package` "
             "before a preview or an update"
         )
+
+
+class PoliciesFailed(InfraError):
+    def __init__(self, stack: str, failed: list[str]) -> None:
+        self.stack, self.failed = stack, failed
+        super().__init__(
+            f"stack {stack!r} fails {len(failed)} polic{'y' if len(failed) == 1 else 'ies'} "
+            f"({', '.join(failed)}); the verdicts say what to change in Pulumi.{stack}.yaml"
+        )
+
+
+class NoLatencyFigure(InfraError, UsageError):
+    """`infra.capacity` needs a per-request latency: from the last benchmark or the option."""
+
+    def __init__(self) -> None:
+        super().__init__("no latency: run `python -m benchmarks.api_tasks` or pass --latency-ms")

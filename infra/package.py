@@ -1,8 +1,10 @@
 """The Lambda package: the app, db and bot code with their runtime dependencies, as one zip.
 
-Dependencies are installed for Lambda's platform (manylinux x86_64, CPython 3.12) as binary
-wheels only, whatever machine builds the package. The zip is deterministic: the same sources
-and dependencies give the same bytes, so an unchanged package does not publish a new version.
+Dependencies are installed from the hashed lock `requirements/lambda.txt` (`invoke deps.lock`
+compiles it from the `lambda` extra) for Lambda's platform (manylinux x86_64, CPython 3.12) as
+binary wheels only, whatever machine builds the package. The zip is deterministic: the same
+sources and dependencies give the same bytes, so an unchanged package does not publish a new
+version.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from infra.errors import InfraError
 SOURCE_PACKAGES = ("app", "db", "bot")  # bot/: the Telegram functions (infra/bot.py)
 SKIPPED_PARTS = {"__pycache__", "tests", "legacy"}
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
-Installer = Callable[[list[str], Path], None]
+LOCK = "requirements/lambda.txt"  # relative to the repository root
+PYTHON_VERSION = "3.12"  # Lambda's runtime, infra/api.py's RUNTIME
+Installer = Callable[[Path, Path], None]  # (lock file, target folder)
 
 
 class PackageBuildFailed(InfraError):
@@ -44,12 +48,12 @@ def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list
     return list(extras["lambda"])
 
 
-def pip_install_for_lambda(requirements: list[str], target: Path) -> None:
-    """Install `requirements` into `target` as Lambda's Python 3.12 x86_64 would need them."""
+def pip_install_for_lambda(lock: Path, target: Path) -> None:
+    """Install the pinned, hashed `lock` into `target` as Lambda's Python x86_64 would need it."""
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
          "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-         "--python-version", "3.12", "--only-binary=:all:", *requirements],
+         "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--require-hashes", "-r", str(lock)],
         capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackageBuildFailed(result.stderr.strip().splitlines()[-1] if result.stderr else
@@ -70,7 +74,7 @@ def build_package(out: Path, *, root: Path = REPO_ROOT,
     """Build the zip at `out` and return its path, checksum and file count."""
     with tempfile.TemporaryDirectory(prefix="miyabi-lambda-") as staging:
         dependencies = Path(staging)
-        install(runtime_requirements(root / "pyproject.toml"), dependencies)
+        install(root / LOCK, dependencies)
         entries = [(p, p.relative_to(dependencies).as_posix())
                    for p in sorted(dependencies.rglob("*"))
                    if p.is_file() and "__pycache__" not in p.parts]

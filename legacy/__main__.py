@@ -1,5 +1,6 @@
 """`python -m legacy import|verify URL FILE ...`: the importer without invoke, for
-subprocess tests and benchmarks (operators use `invoke legacy.*`)."""
+subprocess tests and benchmarks (operators use `invoke legacy.*`). A refusal prints its one
+sentence and exits with its code (docs/errors.md), as the invoke tasks do."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from db.actionable import exit_on_failure
 from db.settings import load_settings
 from legacy.run import import_and_verify
 from legacy.verify import verify_or_raise
@@ -49,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_on_failure(main))

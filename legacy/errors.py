@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.actionable import UsageError
 from db.errors import DatabaseError
 
 
@@ -45,7 +46,7 @@ class TargetLevelMismatch(LegacyImportError):
                          f"needs {expected}; run `invoke db.migrate` first. Nothing was written.")
 
 
-class BadOption(LegacyImportError):
+class BadOption(LegacyImportError, UsageError):
     """An option of the command line that cannot work (e.g. an invalid slug or session choice)."""
 
 

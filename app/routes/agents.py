@@ -7,87 +7,30 @@ its heartbeat. An agent is online while it has sent a heartbeat in the last 60 s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from psycopg import AsyncConnection
-from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import Caller, TenantConn, require
 from app.errors import not_found
 from app.pagination import PageParams, Paginated
 from app.realtime import lock_feed
-from app.routes.tasks import TASK_COLUMNS, Task
-from app.schemas import Body, Name
+from app.resources.agents import (
+    AGENT_COLUMNS,
+    RECENT_TASKS,
+    RUNNING_TASKS,
+    Agent,
+    AgentDetail,
+    AgentIn,
+    AgentKind,
+    AgentStatusOut,
+    HeartbeatIn,
+    list_agents,
+)
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
-
-LIVENESS_SECONDS = 60
-AgentKind = Literal["coordinator", "worker"]
-AgentStatus = Literal["idle", "running", "stopped", "error"]
-
-ONLINE = f"(last_heartbeat is not null and last_heartbeat > now() - interval '{LIVENESS_SECONDS} seconds')"
-AGENT_COLUMNS = f"id, slug, name, kind, desired_state, status, last_heartbeat, {ONLINE} as online, " \
-                "created_at, updated_at"
-
-AGENTS = f"""
-select {AGENT_COLUMNS} from agents
-where organization_id = %(org)s
-  and (%(kind)s::text is null or kind = %(kind)s)
-  and (%(after_at)s::timestamptz is null
-       or (created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
-order by created_at, id
-limit %(limit)s
-"""
-RECENT_TASKS = f"select {TASK_COLUMNS} from tasks where agent_id = %s " \
-               "order by created_at desc, id desc limit 10"
-RUNNING_TASKS = "select count(*) as n from tasks where agent_id = %s and status = 'running'"
-
-
-class AgentIn(Body):
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Unique in the organization")
-    name: str = Name
-    kind: AgentKind
-
-
-class HeartbeatIn(Body):
-    status: AgentStatus
-
-
-class Agent(BaseModel):
-    id: uuid.UUID
-    slug: str
-    name: str
-    kind: AgentKind
-    desired_state: Literal["running", "stopped"]
-    status: AgentStatus
-    last_heartbeat: datetime | None
-    online: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class AgentDetail(Agent):
-    config: dict[str, Any]
-    recent_tasks: list[Task]
-
-
-class AgentStatusOut(BaseModel):
-    status: AgentStatus
-    last_heartbeat: datetime | None
-    online: bool
-    running_tasks: int
-
-
-async def list_agents(conn: AsyncConnection, caller: Caller, page: Any, kind: str | None) -> dict:
-    """One page of the organization's agents (of `kind` when given), oldest first."""
-    after = page.after or [None, None]
-    params = {"org": caller.organization_id, "kind": kind, "after_at": after[0], "after_id": after[-1],
-              "limit": page.limit + 1}
-    rows = await (await conn.execute(AGENTS, params)).fetchall()
-    return page.of(rows, lambda a: (a["created_at"].isoformat(), a["id"]))
 
 
 async def _agent(conn: AsyncConnection, id: uuid.UUID, extra: str = "") -> dict:
@@ -101,7 +44,7 @@ async def _agent(conn: AsyncConnection, id: uuid.UUID, extra: str = "") -> dict:
 @router.get("", response_model=Paginated[Agent], summary="Agents with their status and last heartbeat")
 async def get_agents(conn: TenantConn, page: PageParams, caller: Annotated[Caller, require("agent.view")],
                      kind: Annotated[AgentKind | None, Query()] = None) -> dict:
-    return await list_agents(conn, caller, page, kind)
+    return await list_agents(conn, caller.organization_id, page, kind)
 
 
 @router.post("", status_code=201, response_model=Agent, summary="Register an agent (stopped)")

@@ -3,46 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
 
 from app import audit
 from app.deps import TenantCaller, TenantConn, TenantPerson
 from app.errors import forbidden, not_found
 from app.pagination import PageParams, Paginated
-from app.schemas import Body, Name
+from app.resources.api_keys import API_KEY_KEYSET, KEY_COLUMNS, MY_KEYS, ApiKey, ApiKeyIn, NewApiKey
 from app.security import digest, new_api_key
 
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
-
-KEY_COLUMNS = "id, name, prefix, created_at, last_used_at, revoked_at"
-
-MY_KEYS = f"""
-select {KEY_COLUMNS} from api_keys
-where user_id = %s
-  and (%s::timestamptz is null or (created_at, id) < (%s::timestamptz, %s::uuid))
-order by created_at desc, id desc
-limit %s
-"""
-
-
-class ApiKeyIn(Body):
-    name: str = Name
-
-
-class ApiKey(BaseModel):
-    id: uuid.UUID
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class NewApiKey(ApiKey):
-    key: str
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NewApiKey,
@@ -60,10 +31,10 @@ async def create_api_key(body: ApiKeyIn, caller: TenantPerson, conn: TenantConn)
 
 @router.get("", response_model=Paginated[ApiKey], summary="The caller's keys (without secrets)")
 async def list_api_keys(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
-    after = page.after or [None, None]
-    rows = await (await conn.execute(MY_KEYS, (caller.user_id, after[0], after[0], after[-1],
-                                               page.limit + 1))).fetchall()
-    return page.of(rows, lambda k: (k["created_at"].isoformat(), k["id"]))
+    seek = API_KEY_KEYSET.seek(page)
+    rows = await (await conn.execute(MY_KEYS.format(after=seek.condition),
+                                     seek.params(user=caller.user_id))).fetchall()
+    return seek.answer(rows)
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

@@ -7,85 +7,41 @@ import uuid
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from psycopg import AsyncConnection, errors
-from pydantic import BaseModel, EmailStr
 
 from app import email as mail
-from app import email_limit, login_limit, sessions
+from app import email_limit, sessions
 from app.deps import AppSettings, Connection, Pool, UserCaller, UserConn
-from app.errors import ApiError, conflict, forbidden, not_found, too_many, unauthorized
-from app.schemas import USER_COLUMNS, Body, Name, Password, User
+from app.errors import ApiError, conflict, forbidden, not_found, unauthorized
+from app.login import log_in, token_pair
+from app.resources.auth import (
+    PURPOSES,
+    SPEND_EMAIL_LINK,
+    SPEND_RESET_LINKS,
+    STORE_EMAIL_LINK,
+    EmailIn,
+    LoginIn,
+    MeIn,
+    RefreshIn,
+    RegisterIn,
+    ResetIn,
+    TokenIn,
+    TokenPair,
+)
+from app.schemas import USER_COLUMNS, User
 from app.security import (
     RESET_PASSWORD,
     VERIFY_EMAIL,
     InvalidToken,
     digest,
     hash_password,
-    issue_access_token,
     issue_token,
-    needs_upgrade,
     token_subject,
-    verify_password,
 )
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
-STORE_EMAIL_LINK = """
-insert into email_tokens (user_id, purpose, token_hash, expires_at)
-values (%s, %s, %s, now() + make_interval(hours => %s))
-"""
-SPEND_EMAIL_LINK = """
-update email_tokens set used_at = now()
-where token_hash = %s and purpose = %s and user_id = %s and used_at is null and expires_at > now()
-returning user_id
-"""
-# After a reset, the person's other reset links are spent too: one left in a mailbox someone
-# else read would otherwise undo the reset.
-SPEND_RESET_LINKS = """
-update email_tokens set used_at = now()
-where user_id = %s and purpose = 'reset_password' and used_at is null
-"""
-PURPOSES = {VERIFY_EMAIL: "verify_email", RESET_PASSWORD: "reset_password"}
 TOO_MANY_EMAILS = {429: {"description": "Too many e-mails for this address or caller; see Retry-After"}}
-
-
-class RegisterIn(Body):
-    email: EmailStr
-    password: str = Password
-    name: str = Name
-
-
-class TokenIn(Body):
-    token: str
-
-
-class LoginIn(Body):
-    email: EmailStr
-    password: str
-
-
-class RefreshIn(Body):
-    refresh_token: str
-
-
-class EmailIn(Body):
-    email: EmailStr
-
-
-class ResetIn(Body):
-    token: str
-    password: str = Password
-
-
-class MeIn(Body):
-    name: str = Name
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105
-    expires_in: int
 
 
 def invalid_email_token() -> ApiError:
@@ -142,40 +98,11 @@ async def verify_email(body: TokenIn, conn: Connection, request: Request) -> dic
         f"returning {USER_COLUMNS}", (user_id,))).fetchone()
 
 
-async def _token_pair(conn: AsyncConnection, request: Request, user_id: uuid.UUID, session: int,
-                      refresh_token: str | None = None) -> dict:
-    settings: Settings = request.app.state.settings
-    if refresh_token is None:
-        refresh_token = await sessions.start_family(conn, user_id, session, settings.refresh_token_days)
-    access = issue_access_token(request.app.state.jwt_secret, user_id, session,
-                                settings.access_token_minutes)
-    return {"access_token": access, "refresh_token": refresh_token, "token_type": "bearer",
-            "expires_in": settings.access_token_minutes * 60}
-
-
 @router.post("/login", response_model=TokenPair,
              responses={401: {"description": "Wrong e-mail or password"},
                         429: {"description": "Too many failures; see Retry-After"}})
 async def login(body: LoginIn, pool: Pool, request: Request, settings: AppSettings) -> dict:
-    client = request.client.host if request.client else "unknown"
-    # Failures must be committed although the answer is an error: no request-scoped transaction.
-    async with pool.connection() as conn:
-        async with conn.transaction():  # the attempt counts (for everyone) before the check
-            wait = await login_limit.reserve(conn, settings, body.email, client)
-        if wait is None:
-            user = await (await conn.execute(
-                "select id, password_hash, is_active, session_generation from users "
-                "where lower(email) = lower(%s)", (body.email,))).fetchone()
-            ok = await verify_password(body.password, user["password_hash"] if user else None)
-            if ok and user["is_active"]:
-                if needs_upgrade(user["password_hash"]):
-                    await conn.execute("update users set password_hash = %s where id = %s",
-                                       (await hash_password(body.password), user["id"]))
-                await login_limit.forget_failures(conn, body.email)
-                return await _token_pair(conn, request, user["id"], user["session_generation"])
-    if wait is not None:
-        raise too_many("Too many failed logins; wait before trying again.", wait)
-    raise unauthorized("The e-mail or the password is wrong.", "invalid_credentials")
+    return await log_in(pool, request, settings, body.email, body.password)
 
 
 @router.post("/refresh", response_model=TokenPair,
@@ -184,8 +111,7 @@ async def refresh(body: RefreshIn, pool: Pool, request: Request, settings: AppSe
     async with pool.connection() as conn:
         outcome = await sessions.rotate(conn, body.refresh_token, settings.refresh_token_days)
         if isinstance(outcome, sessions.Rotated):
-            return await _token_pair(conn, request, outcome.user_id, outcome.session,
-                                     outcome.refresh_token)
+            return await token_pair(conn, request, outcome.user_id, outcome.session, outcome.refresh_token)
     if outcome is sessions.Refresh.REUSED:
         raise unauthorized("This refresh token was already used; the session is revoked. Log in again.",
                            "refresh_token_reused")

@@ -20,19 +20,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from app.deps import Caller, Pool, authenticated, bearer, tenant_caller
 from app.errors import ApiError, forbidden
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.realtime import PAGE, VIEW_KINDS, EventListener, Reader, ReadOrganization, TooManyReaders
 from app.realtime_polling import EventPoller, PollingReader
+from app.resources.events import EVENT_ID, FEED, ORGANIZATION_FEED, EventPage
 from db.local import app_url
 
 AnyReader = Reader | PollingReader
@@ -71,36 +71,11 @@ router = APIRouter(prefix="/api/events", tags=["events"], lifespan=lifespan)
 
 MAX_WAIT = 20
 RECHECK_SECONDS = 15  # a stream re-authenticates (and sends a keepalive when quiet) this often
-FEED = """
-select id, type, at, data from events
-where organization_id = %(org)s and id > %(after)s and split_part(type, '.', 1) = any(%(kinds)s)
-order by id
-limit %(limit)s
-"""
-ORGANIZATION_FEED = """
-select id, type, at, data from events
-where organization_id = %(org)s and id > %(after)s
-order by id
-limit %(limit)s
-"""
-
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 OrganizationHeader = Annotated[str | None, Header(
     description="The organization acted in (an API key's own organization when absent)")]
 TOO_MANY = {"description": "The user already has `MIYABI_EVENTS_MAX_PER_USER` open streams and "
                            "long polls (with `Retry-After`)"}
-
-
-class Event(BaseModel):
-    id: int
-    type: Literal["task.created", "task.updated", "agent.updated"]
-    at: datetime
-    data: dict[str, Any]
-
-
-class EventPage(BaseModel):
-    items: list[Event]
-    next_cursor: str | None
 
 
 def visible_kinds(caller: Caller) -> frozenset[str]:
@@ -152,9 +127,9 @@ FeedDep = Annotated[Feed, Depends(Feed)]
                         "A poll that has to wait counts against the user's open readers.",
             responses={429: TOO_MANY})
 async def poll_events(feed: FeedDep,
-                      after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Last event id seen")] = 0,
+                      after: Annotated[int, Query(**EVENT_ID, description="Last event id seen")] = 0,
                       wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="Seconds to hold")] = 0,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+                      limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> dict:
     rows = await feed.read(after, limit)
     if not rows and wait > 0:
         loop = asyncio.get_running_loop()
@@ -211,8 +186,8 @@ async def streaming_served(request: Request) -> None:
                                             "poll `GET /api/events?after=...&wait=...`"},
                        429: TOO_MANY})
 async def stream_events(feed: FeedDep,
-                        last_event_id: Annotated[int | None, Header(ge=0, le=2**63 - 1)] = None,
-                        after: Annotated[int, Query(ge=0, le=2**63 - 1,
+                        last_event_id: Annotated[int | None, Header(**EVENT_ID)] = None,
+                        after: Annotated[int, Query(**EVENT_ID,
                                                     description="Start after this id (no Last-Event-ID)")] = 0
                         ) -> StreamingResponse:
     start = last_event_id if last_event_id is not None else after

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -12,19 +9,10 @@ from psycopg_pool import PoolTimeout
 
 from app.deps import AppSettings, Pool
 from app.errors import ApiError, error_body
+from app.resources.health import APPLIED, migration_ids
 from db.levels import current_level
 
 router = APIRouter(prefix="/api/health", tags=["health"])
-
-# Read as the application role, which may SELECT yoyo's table (and nothing else of yoyo's).
-APPLIED = "select migration_id from _yoyo_migration"
-
-
-@lru_cache(maxsize=4)
-def migration_ids(folder: Path) -> tuple[str, ...]:
-    from db.migrate import load_migrations  # yoyo: on the first readiness check, not on import
-
-    return tuple(m.id for m in load_migrations(folder))
 
 
 @router.get("", summary="The process is up")

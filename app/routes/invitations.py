@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from psycopg import AsyncConnection
-from pydantic import BaseModel, EmailStr, Field
 
 from app import audit, email_limit
 from app import email as mail
@@ -16,55 +14,20 @@ from app.deps import SET_TENANT, Caller, TenantConn, UserCaller, UserConn, perso
 from app.errors import conflict, forbidden, not_found
 from app.grants import held_permissions, lock_grants, require_held, role_of
 from app.pagination import PageParams, Paginated
-from app.schemas import Body
+from app.resources.invitations import (
+    FIND_ROLE,
+    INVITATION_KEYSET,
+    INVITATIONS,
+    INVITE,
+    AcceptIn,
+    Invitation,
+    InvitationEntry,
+    InvitationIn,
+    Membership,
+)
 from app.security import digest, new_secret
 
 router = APIRouter(tags=["invitations"])
-
-FIND_ROLE = """
-select id, name from roles
-where organization_id = %s and (id::text = %s or lower(name) = lower(%s))
-"""
-
-INVITE = """
-insert into invitations (organization_id, email, role_id, token_hash, invited_by, expires_at)
-values (%s, %s, %s, %s, %s, now() + make_interval(days => %s))
-returning id, email, created_at, expires_at
-"""
-
-
-class InvitationIn(Body):
-    email: EmailStr
-    role: str = Field(min_length=1, max_length=100, description="A role's name or id")
-
-
-class RoleRef(BaseModel):
-    id: uuid.UUID
-    name: str
-
-
-class Invitation(BaseModel):
-    id: uuid.UUID
-    email: str
-    role: RoleRef
-    created_at: datetime
-    expires_at: datetime
-
-
-class InvitationEntry(Invitation):
-    invited_by: uuid.UUID | None = Field(description="Who sent it (null once their account is gone)")
-    accepted_at: datetime | None
-    status: Literal["pending", "accepted", "expired"]
-
-
-class AcceptIn(Body):
-    token: str = Field(min_length=1, max_length=200)
-
-
-class Membership(BaseModel):
-    organization_id: uuid.UUID
-    user_id: uuid.UUID
-    roles: list[str]
 
 
 async def _role(conn: AsyncConnection, organization: uuid.UUID, role: str) -> dict:
@@ -167,27 +130,14 @@ async def accept(body: AcceptIn, caller: UserCaller, conn: UserConn) -> dict:
     return {"organization_id": organization, "user_id": caller.user_id, "roles": roles["names"]}
 
 
-INVITATIONS = """
-select i.id, i.email, json_build_object('id', r.id, 'name', r.name) as role, i.invited_by,
-       i.created_at, i.expires_at, i.accepted_at,
-       case when i.accepted_at is not null then 'accepted'
-            when i.expires_at < now() then 'expired' else 'pending' end as status
-from invitations i join roles r on r.organization_id = i.organization_id and r.id = i.role_id
-where i.organization_id = %s and i.revoked_at is null
-  and (%s::timestamptz is null or (i.created_at, i.id) < (%s::timestamptz, %s::uuid))
-order by i.created_at desc, i.id desc
-limit %s
-"""
-
-
 @router.get("/api/organizations/{id}/invitations", response_model=Paginated[InvitationEntry],
             summary="The organization's invitations, pending and accepted, newest first")
 async def list_invitations(id: uuid.UUID, conn: TenantConn, page: PageParams,
                            caller: Annotated[Caller, require_person("user.manage")]) -> dict:
-    after = page.after or [None, None]
-    rows = await (await conn.execute(INVITATIONS, (id, after[0], after[0], after[-1],
-                                                   page.limit + 1))).fetchall()
-    return page.of(rows, lambda i: (i["created_at"].isoformat(), i["id"]))
+    seek = INVITATION_KEYSET.seek(page)
+    rows = await (await conn.execute(INVITATIONS.format(after=seek.condition),
+                                     seek.params(org=id))).fetchall()
+    return seek.answer(rows)
 
 
 @router.delete("/api/organizations/{id}/invitations/{invitation_id}",

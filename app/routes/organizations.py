@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from psycopg import AsyncConnection, errors
-from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import (
@@ -25,74 +23,20 @@ from app.deps import (
 from app.errors import conflict, forbidden, not_found
 from app.grants import held_permissions, missing_permissions_error
 from app.pagination import PageParams, Paginated
-from app.schemas import Body, Name
+from app.resources.organizations import (
+    MEMBER_KEYSET,
+    MEMBERS,
+    MY_ORGANIZATIONS,
+    MY_ROLES,
+    ORG_COLUMNS,
+    ORGANIZATION_KEYSET,
+    Member,
+    Organization,
+    OrganizationIn,
+    OrganizationPatch,
+)
 
 router = APIRouter(prefix="/api/organizations", tags=["organizations"])
-
-SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
-ORG_COLUMNS = "o.id, o.name, o.slug, o.created_at"
-
-# The caller's own role assignments are readable in every organization (policy member_roles_own).
-MY_ORGANIZATIONS = f"""
-select {ORG_COLUMNS},
-       array(select r.name from member_roles mr join roles r on r.id = mr.role_id
-             where mr.organization_id = o.id and mr.user_id = m.user_id order by r.name) as roles
-from organizations o join memberships m on m.organization_id = o.id and m.user_id = %s
-where o.deleted_at is null and (%s::uuid is null or o.id = %s::uuid)
-  and (%s::timestamptz is null or (o.created_at, o.id) > (%s::timestamptz, %s::uuid))
-order by o.created_at, o.id
-limit %s
-"""
-
-MY_ROLES = """
-select coalesce(array_agg(r.name order by r.name), '{}') as roles
-from member_roles mr join roles r on r.organization_id = mr.organization_id and r.id = mr.role_id
-where mr.organization_id = %s and mr.user_id = %s
-"""
-
-MEMBERS = """
-select u.id as user_id, u.email, u.name, m.created_at as joined_at,
-       coalesce((select json_agg(json_build_object('id', r.id, 'name', r.name) order by r.name)
-                 from member_roles mr join roles r on r.organization_id = mr.organization_id
-                                                  and r.id = mr.role_id
-                 where mr.organization_id = m.organization_id and mr.user_id = m.user_id),
-                '[]'::json) as roles
-from memberships m join users u on u.id = m.user_id
-where m.organization_id = %s
-  and (%s::timestamptz is null or (m.created_at, m.user_id) > (%s::timestamptz, %s::uuid))
-order by m.created_at, m.user_id
-limit %s
-"""
-
-
-class OrganizationIn(Body):
-    name: str = Name
-    slug: str = Field(pattern=SLUG, description="Lowercase letters, digits and dashes; unique")
-
-
-class OrganizationPatch(Body):
-    name: str = Name
-
-
-class Organization(BaseModel):
-    id: uuid.UUID
-    name: str
-    slug: str
-    created_at: datetime
-    roles: list[str] = Field(description="The caller's roles in the organization")
-
-
-class RoleRef(BaseModel):
-    id: uuid.UUID
-    name: str
-
-
-class Member(BaseModel):
-    user_id: uuid.UUID
-    email: str
-    name: str
-    joined_at: datetime
-    roles: list[RoleRef]
 
 
 async def _with_roles(conn: AsyncConnection, row: dict, user_id: uuid.UUID) -> dict:
@@ -102,11 +46,11 @@ async def _with_roles(conn: AsyncConnection, row: dict, user_id: uuid.UUID) -> d
 
 @router.get("", response_model=Paginated[Organization], summary="The caller's organizations")
 async def list_organizations(caller: UserCaller, conn: UserConn, page: PageParams) -> dict:
-    after = page.after or [None, None]
+    seek = ORGANIZATION_KEYSET.seek(page)
     only = caller.organization_id  # an API key sees its own organization only
-    rows = await (await conn.execute(MY_ORGANIZATIONS, (caller.user_id, only, only, after[0], after[0],
-                                                        after[-1], page.limit + 1))).fetchall()
-    return page.of(rows, lambda o: (o["created_at"].isoformat(), o["id"]))
+    rows = await (await conn.execute(MY_ORGANIZATIONS.format(after=seek.condition),
+                                     seek.params(user=caller.user_id, only=only))).fetchall()
+    return seek.answer(rows)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Organization,
@@ -167,10 +111,9 @@ async def delete_organization(id: uuid.UUID, conn: TenantConn,
 @router.get("/{id}/members", response_model=Paginated[Member])
 async def list_members(id: uuid.UUID, conn: TenantConn, page: PageParams,
                        caller: Annotated[Caller, require("team.view")]) -> dict:
-    after = page.after or [None, None]
-    rows = await (await conn.execute(MEMBERS, (id, after[0], after[0], after[-1],
-                                               page.limit + 1))).fetchall()
-    return page.of(rows, lambda m: (m["joined_at"].isoformat(), m["user_id"]))
+    seek = MEMBER_KEYSET.seek(page)
+    rows = await (await conn.execute(MEMBERS.format(after=seek.condition), seek.params(org=id))).fetchall()
+    return seek.answer(rows)
 
 
 @router.delete("/{id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,

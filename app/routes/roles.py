@@ -3,84 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from psycopg import AsyncConnection, errors
-from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import Caller, TenantCaller, TenantConn, require_person
 from app.errors import conflict, not_found, unprocessable
 from app.grants import RoleGrants, refuse_self_grant, require_held, role_of
 from app.pagination import PageParams, Paginated
-from app.schemas import Body
+from app.resources.roles import (
+    ROLE_COLUMNS,
+    ROLE_KEYSET,
+    ROLES,
+    Permission,
+    PermissionGrant,
+    PermissionIn,
+    Role,
+    RoleAssignment,
+    RoleAssignmentIn,
+    RoleIn,
+    RolePatch,
+)
 
 router = APIRouter(tags=["roles"])
-
-ROLE_COLUMNS = """r.id, r.name, r.description, r.is_builtin, r.created_at,
-    array(select rp.permission from role_permissions rp where rp.role_id = r.id
-          order by rp.permission) as permissions"""
-
-ROLES = f"""
-select {ROLE_COLUMNS} from roles r
-where r.organization_id = %s
-  and (%s::timestamptz is null or (r.created_at, r.id) > (%s::timestamptz, %s::uuid))
-order by r.created_at, r.id
-limit %s
-"""
 
 # Who may give or shape a role: see app/grants.py.
 FORBIDDEN = {403: {"description": "Lacks the permission, holds less than the role carries, "
                                   "would raise their own access, or is an API key"}}
-
-RoleName = Field(min_length=1, max_length=100)
-PermissionName = Field(min_length=1, max_length=100)
-
-
-class Permission(BaseModel):
-    name: str
-    description: str
-
-
-class RoleIn(Body):
-    name: str = RoleName
-    description: str = Field("", max_length=500)
-    permissions: list[str] = Field(default_factory=list, max_length=50)
-
-
-class RolePatch(Body):
-    name: str | None = Field(None, min_length=1, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    permissions: list[str] | None = Field(None, max_length=50)
-
-
-class PermissionIn(Body):
-    permission: str = PermissionName
-
-
-class RoleAssignmentIn(Body):
-    role_id: uuid.UUID
-
-
-class Role(BaseModel):
-    id: uuid.UUID
-    name: str
-    description: str
-    is_builtin: bool
-    created_at: datetime
-    permissions: list[str]
-
-
-class RoleAssignment(BaseModel):
-    user_id: uuid.UUID
-    role_id: uuid.UUID
-
-
-class PermissionGrant(BaseModel):
-    role_id: uuid.UUID
-    permission: str
 
 
 async def _known_permissions(conn: AsyncConnection, names: list[str]) -> list[str]:
@@ -132,10 +83,10 @@ async def list_permissions(caller: TenantCaller, conn: TenantConn) -> dict:
 
 @router.get("/api/roles", response_model=Paginated[Role], summary="Built-in and custom roles")
 async def list_roles(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
-    after = page.after or [None, None]
-    rows = await (await conn.execute(ROLES, (caller.organization_id, after[0], after[0], after[-1],
-                                             page.limit + 1))).fetchall()
-    return page.of(rows, lambda r: (r["created_at"].isoformat(), r["id"]))
+    seek = ROLE_KEYSET.seek(page)
+    rows = await (await conn.execute(ROLES.format(after=seek.condition),
+                                     seek.params(org=caller.organization_id))).fetchall()
+    return seek.answer(rows)
 
 
 @router.post("/api/roles", status_code=status.HTTP_201_CREATED, response_model=Role,

@@ -10,7 +10,7 @@ browser uses these instead, so no script on the page can ever read the refresh t
   cross-site script cannot send without a CORS preflight this API never grants) and, when the
   browser sends `Origin`, come from this site: SameSite=Strict is the second lock, not the only one.
 
-Login, rotation and revocation are the ones of app/routes/auth.py and app/sessions.py: a spent
+Login, rotation and revocation are the ones of app/login.py and app/sessions.py: a spent
 cookie presented again revokes its whole family, as a spent JSON refresh token does.
 """
 
@@ -20,14 +20,11 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Depends, Header, Request, Response, status
-from pydantic import BaseModel, EmailStr, Field
 
-from app import sessions
+from app import login, sessions
 from app.deps import AppSettings, Pool
 from app.errors import ApiError, forbidden
-from app.routes import auth
-from app.schemas import Body
-from app.security import issue_access_token
+from app.resources.session_cookie import AccessToken, SessionLoginIn
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/auth/session", tags=["auth"])
@@ -44,19 +41,6 @@ RequestedWith = Annotated[str | None, Header(
                                    "site (a cross-site form cannot send it)")]
 
 CSRF_REFUSED = {403: {"description": "`csrf_check_failed`: no X-Requested-With, or a foreign Origin"}}
-
-
-class SessionLoginIn(Body):
-    email: EmailStr
-    password: str
-    remember: bool = Field(False, description="Keep the session after the browser closes "
-                                              "(a persistent cookie instead of a session cookie)")
-
-
-class AccessToken(BaseModel):
-    access_token: str = Field(description="Keep it in memory only; send it as `Authorization: Bearer`")
-    token_type: str = "bearer"  # noqa: S105
-    expires_in: int = Field(description="Seconds until the access token expires: refresh before then")
 
 
 def _same_site(origin: str, request: Request, settings: Settings) -> bool:
@@ -108,12 +92,6 @@ def _refused(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers=_clearing_header())
 
 
-def _access(request: Request, settings: Settings, rotated: sessions.Rotated) -> dict:
-    token = issue_access_token(request.app.state.jwt_secret, rotated.user_id, rotated.session,
-                               settings.access_token_minutes)
-    return {"access_token": token, "token_type": "bearer", "expires_in": settings.access_token_minutes * 60}
-
-
 @router.post("", response_model=AccessToken, dependencies=[Depends(csrf_check)],
              summary="Log in from a browser: the refresh token goes into an HttpOnly cookie",
              description="Same checks and limits as POST /api/auth/login. Sets the cookie "
@@ -123,7 +101,7 @@ def _access(request: Request, settings: Settings, rotated: sessions.Rotated) -> 
                         429: {"description": "Too many failures; see Retry-After"}, **CSRF_REFUSED})
 async def log_in(body: SessionLoginIn, pool: Pool, request: Request, response: Response,
                  settings: AppSettings) -> dict:
-    pair = await auth.login(auth.LoginIn(email=body.email, password=body.password), pool, request, settings)
+    pair = await login.log_in(pool, request, settings, body.email, body.password)
     set_session_cookie(response, settings, pair["refresh_token"], body.remember)
     return {key: pair[key] for key in ("access_token", "token_type", "expires_in")}
 
@@ -150,7 +128,7 @@ async def refresh(pool: Pool, request: Request, response: Response, settings: Ap
     if not isinstance(outcome, sessions.Rotated):
         raise _refused("invalid_refresh_token", "Your session has expired or ended; log in again.")
     set_session_cookie(response, settings, outcome.refresh_token, remember)
-    return _access(request, settings, outcome)
+    return login.access_answer(request, outcome.user_id, outcome.session)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

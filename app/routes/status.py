@@ -5,47 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from app.deps import AppSettings, Caller, TenantCaller, TenantConn, require
 from app.pagination import PageParams, Paginated
-from app.routes.agents import ONLINE, Agent, list_agents
-from app.routes.health import APPLIED, migration_ids
-from app.routes.tasks import TASK_STATUSES
+from app.resources.agents import Agent, list_agents
+from app.resources.health import APPLIED, migration_ids
+from app.resources.status import AGENT_LIVENESS, TASK_COUNTS, SystemStatus
+from app.resources.tasks import TASK_STATUSES
 from db.levels import current_level
 
 router = APIRouter(prefix="/api/status", tags=["status"])
-
-AGENT_LIVENESS = f"select count(*) filter (where {ONLINE}) as online, count(*) filter (where not {ONLINE}) " \
-                 "as offline from agents where organization_id = %s"
-TASK_COUNTS = "select status, count(*) as n from tasks where organization_id = %s group by status"
-
-
-class AgentCounts(BaseModel):
-    online: int
-    offline: int
-
-
-class SystemStatus(BaseModel):
-    database: str
-    schema_version: str
-    release: str
-    agents: AgentCounts
-    tasks: dict[str, int]
 
 
 @router.get("/workers", response_model=Paginated[Agent],
             summary="Workers with liveness (offline after 60 s without a heartbeat)")
 async def workers(conn: TenantConn, page: PageParams,
                   caller: Annotated[Caller, require("agent.view")]) -> dict:
-    return await list_agents(conn, caller, page, "worker")
+    return await list_agents(conn, caller.organization_id, page, "worker")
 
 
 @router.get("/coordinators", response_model=Paginated[Agent],
             summary="Coordinators with liveness (offline after 60 s without a heartbeat)")
 async def coordinators(conn: TenantConn, page: PageParams,
                        caller: Annotated[Caller, require("agent.view")]) -> dict:
-    return await list_agents(conn, caller, page, "coordinator")
+    return await list_agents(conn, caller.organization_id, page, "coordinator")
 
 
 @router.get("/system", response_model=SystemStatus, summary="Database, schema, release, agents and tasks")

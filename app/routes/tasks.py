@@ -8,131 +8,46 @@ running → done | failed, and pending/running → cancelled. Every change write
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import Caller, TenantCaller, TenantConn, require
-from app.errors import bad_request, forbidden, not_found, unprocessable
-from app.pagination import Page, PageParams, Paginated, json_page
+from app.errors import forbidden, not_found, unprocessable
+from app.pagination import PageParams, Paginated
 from app.realtime import lock_feed
-from app.schemas import Body
+from app.resources.tasks import (
+    ADD_TASK_EVENT,
+    PATCHABLE,
+    TASK_COLUMNS,
+    TASK_EVENTS,
+    TASK_KEYSET,
+    Task,
+    TaskDetail,
+    TaskIn,
+    TaskPatch,
+    TaskStatus,
+    list_as_json,
+)
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-
-TaskStatus = Literal["pending", "running", "done", "failed", "cancelled"]
-TASK_STATUSES: tuple[str, ...] = TaskStatus.__args__
-INT4 = {"ge": -(2**31), "le": 2**31 - 1}
-Title = Field(min_length=1, max_length=1000)
-Description = Field(None, max_length=100_000)
-
-TASK_COLUMNS = ("id, title, description, status, priority, agent_id, created_by, github_issue, result, "
-                "created_at, updated_at, completed_at")
-
-# Filters are fixed fragments, joined as needed: each query keeps a plan that uses
-# tasks_org_created_idx / tasks_org_status_idx / tasks_org_agent_idx.
-LIST_FILTERS = {
-    "status": "status = %(status)s",
-    "agent_id": "agent_id = %(agent_id)s",
-    "after": "(created_at, id) < (%(after_at)s, %(after_id)s)",
-}
-LIST = f"""
-select {TASK_COLUMNS} from tasks
-where organization_id = %(org)s{{filters}}
-order by created_at desc, id desc
-limit %(limit)s
-"""
-# The same page rendered by PostgreSQL: (item JSON, its cursor key) per row.
-LIST_AS_JSON = """
-select to_json(t)::text, array[to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-                               t.id::text]
-from ({list}) t
-order by t.created_at desc, t.id desc
-"""
-
-TASK_EVENTS = """
-select id, event, payload, created_at from task_events
-where task_id = %s order by id limit 1000
-"""
-ADD_TASK_EVENT = """
-insert into task_events (organization_id, task_id, event, payload) values (%s, %s, %s, %s)
-"""
-PATCHABLE = ("status", "result", "title", "description", "priority")
-
-
-class TaskIn(Body):
-    title: str = Title
-    description: str | None = Description
-    agent_id: uuid.UUID | None = None
-    priority: int = Field(0, **INT4)
-
-
-class TaskPatch(Body):
-    status: TaskStatus | None = None
-    result: Any = Field(None, description="Any JSON value the agent reports")
-    title: str | None = Field(None, min_length=1, max_length=1000)
-    description: str | None = Description
-    priority: int | None = Field(None, **INT4)
-
-
-class Task(BaseModel):
-    id: uuid.UUID
-    title: str
-    description: str | None
-    status: TaskStatus
-    priority: int
-    agent_id: uuid.UUID | None
-    created_by: uuid.UUID | None
-    github_issue: int | None
-    result: Any
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-
-
-class TaskEvent(BaseModel):
-    id: int
-    event: str
-    payload: Any
-    created_at: datetime
-
-
-class TaskDetail(Task):
-    events: list[TaskEvent]
-
-
-def cursor_key(page: Page) -> tuple[datetime, uuid.UUID] | None:
-    """The (created_at, id) a newest-first page continues after; 400 for a forged cursor."""
-    if page.after is None:
-        return None
-    try:
-        at, key = page.after
-        return datetime.fromisoformat(at), uuid.UUID(key)
-    except ValueError as error:
-        raise bad_request("The cursor is not one this API gave out.", "invalid_cursor") from error
 
 
 @router.get("", response_model=Paginated[Task], summary="Tasks of the organization, newest first")
 async def list_tasks(conn: TenantConn, page: PageParams, caller: Annotated[Caller, require("task.view")],
                      status: Annotated[TaskStatus | None, Query()] = None,
                      agent_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
-    after = cursor_key(page)
-    params: dict[str, Any] = {"org": caller.organization_id, "status": status, "agent_id": agent_id,
-                              "limit": page.limit + 1, "after_at": after and after[0],
-                              "after_id": after and after[1]}
-    used = [name for name, value in (("status", status), ("agent_id", agent_id), ("after", after))
-            if value is not None]
-    query = LIST.format(filters="".join(f"\n  and {LIST_FILTERS[name]}" for name in used))
+    seek = TASK_KEYSET.seek(page)
+    query = list_as_json(status is not None, agent_id is not None, bool(seek.after))
+    params = seek.params(org=caller.organization_id, status=status, agent_id=agent_id)
     async with conn.cursor(row_factory=tuple_row) as cursor:
-        rows = await (await cursor.execute(LIST_AS_JSON.format(list=query), params)).fetchall()
-    return json_page(rows, page)
+        rows = await (await cursor.execute(query, params)).fetchall()
+    return seek.json_answer(rows)
 
 
 @router.post("", status_code=201, response_model=Task, summary="Create a task (status pending)")

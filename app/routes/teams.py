@@ -3,60 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from psycopg import errors
-from pydantic import BaseModel
 
 from app import audit
 from app.deps import Caller, TenantConn, require
 from app.errors import conflict, not_found
 from app.pagination import PageParams, Paginated
-from app.schemas import Body, Name
+from app.resources.teams import TEAM_COLUMNS, TEAM_KEYSET, TEAMS, Team, TeamIn, TeamMember, TeamMemberIn
 
 router = APIRouter(tags=["teams"])
-
-TEAM_COLUMNS = """t.id, t.name, t.created_at, t.updated_at,
-    array(select tm.user_id from team_members tm where tm.team_id = t.id order by tm.created_at) as members"""
-
-TEAMS = f"""
-select {TEAM_COLUMNS} from teams t
-where t.organization_id = %s
-  and (%s::timestamptz is null or (t.created_at, t.id) > (%s::timestamptz, %s::uuid))
-order by t.created_at, t.id
-limit %s
-"""
-
-
-class TeamIn(Body):
-    name: str = Name
-
-
-class TeamMemberIn(Body):
-    user_id: uuid.UUID
-
-
-class Team(BaseModel):
-    id: uuid.UUID
-    name: str
-    created_at: datetime
-    updated_at: datetime
-    members: list[uuid.UUID]
-
-
-class TeamMember(BaseModel):
-    team_id: uuid.UUID
-    user_id: uuid.UUID
 
 
 @router.get("/api/organizations/{id}/teams", response_model=Paginated[Team], tags=["teams"])
 async def list_teams(id: uuid.UUID, conn: TenantConn, page: PageParams,
                      caller: Annotated[Caller, require("team.view")]) -> dict:
-    after = page.after or [None, None]
-    rows = await (await conn.execute(TEAMS, (id, after[0], after[0], after[-1], page.limit + 1))).fetchall()
-    return page.of(rows, lambda t: (t["created_at"].isoformat(), t["id"]))
+    seek = TEAM_KEYSET.seek(page)
+    rows = await (await conn.execute(TEAMS.format(after=seek.condition), seek.params(org=id))).fetchall()
+    return seek.answer(rows)
 
 
 @router.post("/api/organizations/{id}/teams", status_code=status.HTTP_201_CREATED, response_model=Team)

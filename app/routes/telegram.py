@@ -8,75 +8,32 @@ Everything else the bot does goes through the ordinary endpoints, as the linked 
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
 
 from app import audit
 from app.deps import Caller, Pool, TenantCaller, TenantConn, TenantPerson
 from app.errors import ApiError, forbidden, not_found, unprocessable
 from app.pagination import Paginated
-from app.schemas import Body
+from app.resources.telegram import (
+    MY_CHATS,
+    Chat,
+    ChatLink,
+    ChatPatch,
+    CursorIn,
+    LinkCode,
+    Linked,
+    LinkIn,
+    Subscription,
+)
 from app.telegram_auth import CHAT_LINKS, MAX_CHAT_ID, chat_id, check_bot_secret
 from app.telegram_links import count_attempt, issue, spend
 
 router = APIRouter(prefix="/api/telegram", tags=["telegram"])
 
 BOT_ONLY = {401: {"description": "Not the bot's credential, or (for a chat) no linked chat"}}
-
-
-class LinkCode(BaseModel):
-    code: str = Field(description="Send `/link CODE` to the bot in a private chat; spent once")
-    expires_at: datetime
-    command: str
-
-
-class Chat(BaseModel):
-    chat_id: int
-    title: str | None
-    notify: bool
-    linked_at: datetime
-
-
-class LinkIn(Body):
-    code: str = Field(min_length=1, max_length=64)
-    title: str | None = Field(None, max_length=200, description="The chat's name, for the person's list")
-
-
-class Organization(BaseModel):
-    id: uuid.UUID
-    slug: str
-    name: str
-
-
-class Linked(BaseModel):
-    organization: Organization
-
-
-class ChatLink(BaseModel):
-    organization: Organization
-    notify: bool
-    current: bool
-    last_event_id: int
-
-
-class ChatPatch(Body):
-    notify: bool | None = None
-    current: bool | None = Field(None, description="true: the chat acts in this organization from now on")
-
-
-class CursorIn(Body):
-    last_event_id: int = Field(ge=0, le=2**63 - 1)
-
-
-class Subscription(BaseModel):
-    chat_id: int
-    organization_id: uuid.UUID
-    last_event_id: int
 
 
 def bot_chat(caller: Caller) -> int:
@@ -103,13 +60,6 @@ async def create_link_code(request: Request, caller: TenantPerson, conn: TenantC
     code, expires_at = await issue(conn, caller.organization_id, caller.user_id, minutes)
     await audit.record(conn, caller, "telegram.link_code_issued", "user", caller.user_id)
     return {"code": code, "expires_at": expires_at, "command": f"/link {code}"}
-
-
-MY_CHATS = """
-select t.chat_id, t.title, t.notify, t.linked_at from telegram_chats t
-join users u on u.id = t.user_id and u.session_generation = t.session_generation
-where t.user_id = %s order by t.linked_at desc, t.chat_id limit 200
-"""
 
 
 @router.get("/chats", response_model=Paginated[Chat], summary="The caller's linked chats here")

@@ -18,10 +18,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.actionable import MiyabiError
+
 MANIFEST = "VENDOR.json"
 
 
-class VendorFailed(Exception):
+class VendorFailed(MiyabiError):
     """npm could not pack a pinned package, or it is not what the pin says."""
 
 

@@ -17,6 +17,7 @@ from app.private_files import private_dir, write_private
 from app.settings import REPOSITORY_ROOT
 from ops.pipeline.errors import BenchmarkFailed, PrerequisiteMissing, ToolFailed
 from ops.pipeline.steps import Progress
+from ops.pipeline.target import Target
 from ops.verify.outbox import token_for
 
 LOCUSTFILE = REPOSITORY_ROOT / "loadtests" / "locustfile.py"
@@ -59,21 +60,19 @@ def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path) ->
     return path
 
 
-def _folder(target) -> Path:  # noqa: ANN001
+def _folder(target: Target) -> Path:
     folder = target.settings.home / "benchmarks" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     folder.mkdir(parents=True)
     return folder
 
 
-def _accounts(target, folder: Path) -> Path:  # noqa: ANN001
+def _accounts(target: Target, folder: Path) -> Path:
     if "MIYABI_BENCH_ACCOUNTS" in target.env:
         return Path(target.env["MIYABI_BENCH_ACCOUNTS"])
-    local = target.stack == "local"
-    return prepare_accounts(target.url, target.settings.outbox_dir if local else None,
-                            target.settings.bench_accounts, folder)
+    return prepare_accounts(target.url, target.outbox, target.settings.bench_accounts, folder)
 
 
-def _locust(target, accounts: Path, folder: Path, users: int, workers: int,  # noqa: ANN001
+def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: int,
             duration: str, progress: Progress, spawn_rate: float = 0,
             reset_stats: bool = False) -> tuple[dict, int]:
     """One headless locust run of `users` into `folder`: its summary and exit code.
@@ -103,7 +102,7 @@ def _locust(target, accounts: Path, folder: Path, users: int, workers: int,  # n
     return {**json.loads(summary_path.read_text()), "reports": str(folder)}, result.returncode
 
 
-def run_benchmark(target, users: int = 0, workers: int = 0, duration: str = "",  # noqa: ANN001
+def run_benchmark(target: Target, users: int = 0, workers: int = 0, duration: str = "",
                   progress: Progress = print) -> dict:
     """Run locust against the target's URL; the summary, or BenchmarkFailed on a miss."""
     bench = target.settings
@@ -194,7 +193,7 @@ def plot_capacity(steps: list[Step], best: Step | None, p95_limit: float, path: 
     return path
 
 
-def run_capacity(target, workers: int = 0, duration: str = "", start: int = 0,  # noqa: ANN001
+def run_capacity(target: Target, workers: int = 0, duration: str = "", start: int = 0,
                  factor: float = 1.5, most: int = 2000, progress: Progress = print) -> dict:
     """Step the locust mix up in users until the objective breaks; the highest requests/s held.
 

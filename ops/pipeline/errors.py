@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.actionable import Busy, MiyabiError
 
-class PipelineError(Exception):
+
+class PipelineError(MiyabiError):
     """Base of the pipeline's failures; the message says what is wrong and what to do."""
 
 
@@ -17,7 +19,7 @@ class StackUnknown(PipelineError):
             f"Pulumi.<stack>.yaml at the repository root).")
 
 
-class StackLocked(PipelineError):
+class StackLocked(PipelineError, Busy):
     def __init__(self, stack: str, holder: dict) -> None:
         self.stack, self.holder = stack, holder
         super().__init__(
@@ -100,3 +102,11 @@ class BenchmarkFailed(PipelineError):
     def __init__(self, misses: list[str], report: Path) -> None:
         self.misses = misses
         super().__init__(f"The benchmark missed its thresholds: {'; '.join(misses)} (report: {report}).")
+
+
+class PointInTimeUnsupported(PipelineError):
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        super().__init__(
+            f"Stack {stack!r} restores only its own backups: name one (`invoke status` lists the "
+            "latest); a point-in-time restore is for AWS stacks.")

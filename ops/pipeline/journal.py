@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from ops.pipeline.context import RunContext
+
 TERMINAL_RUN = {"succeeded", "failed", "rolled_back", "recovered"}
 GOOD_COMMANDS = {"deploy", "rollback"}
 
@@ -54,7 +56,7 @@ class Run:
     id: str
     command: str
     started: str
-    context: dict
+    context: RunContext
     finished: str | None = None
     outcome: str | None = None
     message: str | None = None
@@ -80,20 +82,20 @@ class Journal:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def start_run(self, command: str, context: dict) -> str:
+    def start_run(self, command: str, context: RunContext) -> str:
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self._write(run_id, "run", command, "started", context)
         return run_id
 
-    def step(self, run_id: str, name: str, event: str, context: dict, message: str | None = None,
+    def step(self, run_id: str, name: str, event: str, context: RunContext, message: str | None = None,
              seconds: float | None = None) -> None:
         self._write(run_id, "step", name, event, context, message, seconds)
 
-    def finish_run(self, run_id: str, command: str, outcome: str, context: dict,
+    def finish_run(self, run_id: str, command: str, outcome: str, context: RunContext,
                    message: str | None = None, seconds: float | None = None) -> None:
         self._write(run_id, "run", command, outcome, context, message, seconds)
 
-    def _write(self, run_id: str, kind: str, name: str, event: str, context: dict,
+    def _write(self, run_id: str, kind: str, name: str, event: str, context: RunContext,
                message: str | None = None, seconds: float | None = None) -> None:
         record = {"run": run_id, "kind": kind, "name": name, "event": event, "at": now(),
                   "context": context}
@@ -109,7 +111,7 @@ class Journal:
         for record in self.store.read():
             if record["kind"] == "run" and record["event"] == "started":
                 runs[record["run"]] = Run(record["run"], record["name"], record["at"],
-                                          dict(record["context"]))
+                                          RunContext(**record["context"]))
                 continue
             run = runs.get(record["run"])
             if run is None:

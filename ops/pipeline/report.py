@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from ops.pipeline.journal import Journal
-from ops.pipeline.lock import holder
-
-
-def local_status(target) -> dict:  # noqa: ANN001 - LocalTarget
-    """The truth about the local stack, each fact measured rather than remembered."""
-    current = target.current()
-    try:
-        answer = httpx.get(f"{target.url}/api/health/ready", timeout=3)
-        health = "ready" if answer.status_code == 200 else f"not ready ({answer.status_code})"
-    except httpx.HTTPError:
-        health = "down"
-    interrupted = target.journal.unfinished()
-    lock = holder(target.settings.home / "locks", target.stack)
-    return {
-        "stack": target.stack, "url": target.url, "health": health,
-        "release": current.id if current else None, "commit": current.commit if current else None,
-        "expected_level": current.schema_level if current else None,
-        "schema_level": target.level(),
-        "servers": [{"release": r.release, "pid": r.pid} for r in target.server.running()],
-        "backups": [b.id for b in target.backups.list()[-3:]],
-        "busy": lock,
-        "interrupted_run": (interrupted.id if interrupted and not lock else None),
-    }
 
 
 def print_status(facts: dict) -> None:
+    """A StackStatus's facts as a table, one row each."""
     table = Table("fact", "value", title=f"stack {facts['stack']}")
     for key, value in facts.items():
         if key == "interrupted_run" and value:

@@ -8,18 +8,21 @@ from pathlib import Path
 from app.settings import REPOSITORY_ROOT
 from ops.pipeline.errors import StackUnknown
 from ops.pipeline.steps import Progress
+from ops.pipeline.target import Target
+
+LOCAL = "local"
 
 
 def known_stacks(root: Path = REPOSITORY_ROOT) -> list[str]:
-    return ["local", *sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))]
+    return [LOCAL, *sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))]
 
 
-def target(stack: str, env: Mapping[str, str], progress: Progress, root: Path = REPOSITORY_ROOT):  # noqa: ANN201
+def target(stack: str, env: Mapping[str, str], progress: Progress, root: Path = REPOSITORY_ROOT) -> Target:
     """The target of `stack`, or StackUnknown before anything is touched."""
     known = known_stacks(root)
     if stack not in known:
         raise StackUnknown(stack, known)
-    if stack == "local":
+    if stack == LOCAL:
         from ops.pipeline.local.target import LocalTarget
 
         return LocalTarget(env, source=root, progress=progress)

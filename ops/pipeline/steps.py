@@ -11,11 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ops.pipeline.context import RunContext
 from ops.pipeline.errors import DeployFailed, PipelineError
 from ops.pipeline.journal import Journal, Run
 
-Context = dict
 Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """The progress of a command nobody watches."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,8 @@ class Step:
     """One step: `run` acts and returns facts to add to the context; `undo` reverses it."""
 
     name: str
-    run: Callable[[Context], Context | None]
-    undo: Callable[[Context], None] | None = None
+    run: Callable[[RunContext], RunContext | None]
+    undo: Callable[[RunContext], None] | None = None
 
 
 class UndoFailed(PipelineError):
@@ -34,8 +38,8 @@ class UndoFailed(PipelineError):
             "follow runbooks/rollback.md.")
 
 
-def execute(journal: Journal, command: str, steps: list[Step], context: Context,
-            progress: Progress, after_undo: Callable[[Context], str] | None = None) -> Context:
+def execute(journal: Journal, command: str, steps: list[Step], context: RunContext,
+            progress: Progress, after_undo: Callable[[RunContext], str] | None = None) -> RunContext:
     """Run `steps`; on a failure undo them and raise DeployFailed saying what now serves."""
     run_id = journal.start_run(command, context)
     begun = time.monotonic()
@@ -62,7 +66,7 @@ def execute(journal: Journal, command: str, steps: list[Step], context: Context,
     return context
 
 
-def undo(journal: Journal, run_id: str, steps: list[Step], context: Context,
+def undo(journal: Journal, run_id: str, steps: list[Step], context: RunContext,
          progress: Progress) -> None:
     """Undo `steps` newest first, recording each; stop at the first undo that fails."""
     for step in reversed(steps):

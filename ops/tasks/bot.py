@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from bot.run import MissingToken, main
-from ops.tasks.common import register_actionable, run, settings
-
-register_actionable(MissingToken)
+from bot.run import main
+from ops.tasks.common import run, settings
 
 
 @task(name="bot", help={"api": "the API's base URL (default: MIYABI_API_URL, else MIYABI_PUBLIC_URL)"})

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from invoke.exceptions import Exit
 from pydantic import ValidationError
 from rich.console import Console
 
 from app.settings import Settings, load_settings
+from db.actionable import MiyabiError, error_line, exit_code
+from db.settings import BadSetting
 
 console = Console(stderr=True)
 T = TypeVar("T")
-
-# Failures a user can act on: each module's exceptions derive from one of these bases.
-ACTIONABLE: tuple[type[BaseException], ...] = ()
-
-
-def register_actionable(*errors: type[BaseException]) -> None:
-    """Declare exception types whose message is already one clear sentence for a person."""
-    global ACTIONABLE
-    ACTIONABLE = tuple(dict.fromkeys((*ACTIONABLE, *errors)))
 
 
 def say(line: str) -> None:
@@ -30,22 +23,26 @@ def say(line: str) -> None:
     console.print(f"[cyan]›[/] {line}")
 
 
+def fail(error: MiyabiError) -> NoReturn:
+    """Stop the task: `error`'s sentence on stderr and its exit code (db/actionable.py)."""
+    raise Exit(error_line(error), code=exit_code(error)) from error
+
+
 def settings() -> Settings:
     """The settings of this command, or a clear exit naming the bad variable."""
     try:
         return load_settings()
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise Exit(f"error: bad setting: {problems}", code=2) from error
+        fail(BadSetting(error))
 
 
 @contextmanager
 def failures_as_exit() -> Iterator[None]:
-    """Turn an actionable failure into its sentence on stderr and a non-zero exit."""
+    """Turn a failure of the tree (docs/errors.md) into its sentence and its exit code."""
     try:
         yield
-    except ACTIONABLE as error:
-        raise Exit(f"error: {error}", code=1) from error
+    except MiyabiError as error:
+        fail(error)
 
 
 def run(step: Callable[[], T]) -> T:

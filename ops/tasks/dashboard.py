@@ -5,10 +5,9 @@ from __future__ import annotations
 from invoke import Collection, Context, task
 
 from app.settings import REPOSITORY_ROOT
-from ops.dashboard.vendor import PACKAGES, VendorFailed, vendor
-from ops.tasks.common import console, register_actionable, run
+from ops.dashboard.vendor import PACKAGES, vendor
+from ops.tasks.common import console, run
 
-register_actionable(VendorFailed)
 VENDOR_DIR = REPOSITORY_ROOT / "dashboard" / "vendor"
 
 

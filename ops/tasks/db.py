@@ -13,11 +13,10 @@ from db import lint as schema_lint
 from db import local
 from db import migrate as migrations
 from db.embedded import bin_path
-from db.errors import DatabaseError
+from db.errors import MigrationsNotClean
 from db.urls import redact
-from ops.tasks.common import console, register_actionable, run, say, settings
-
-register_actionable(DatabaseError)
+from ops.pipeline.stacks import LOCAL
+from ops.tasks.common import console, fail, run, say, settings
 
 
 def _apply_local() -> list[str]:
@@ -95,7 +94,7 @@ def lint(c: Context) -> None:
     for problem in problems:
         console.print(f"[red]✗[/] {problem}")
     if problems:
-        raise SystemExit(1)
+        fail(MigrationsNotClean(problems))
     console.print("migrations are clean")
 
 
@@ -106,7 +105,7 @@ def lint(c: Context) -> None:
     "org_slug": "with --from-sqlite: the organization's slug",
     "report": "with --from-sqlite: where to write the JSON report",
 })
-def migrate(c: Context, stack: str = "local", from_sqlite: str | None = None,
+def migrate(c: Context, stack: str = LOCAL, from_sqlite: str | None = None,
             org_name: str | None = None, org_slug: str | None = None,
             report: str | None = None) -> None:
     """Bring the schema to the code's level, or import a legacy SQLite file (--from-sqlite)."""
@@ -115,12 +114,9 @@ def migrate(c: Context, stack: str = "local", from_sqlite: str | None = None,
 
         legacy.run_import(c, from_sqlite, org_name, org_slug, report)
         return
-    if stack != "local":
-        from ops.tasks import pipeline
+    from ops.tasks import pipeline
 
-        pipeline.migrate_stack(c, stack)
-        return
-    db_migrate(c)
+    pipeline.migrate_stack(c, stack)
 
 
 ns = Collection("db")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from invoke import Collection, Context, task
-from invoke.exceptions import Exit
 
 from infra import capacity as capacity_model
 from infra import deploy, report
 from infra.capacity_report import print_capacity
 from infra.config import load_stack_config
-from infra.errors import InfraError
+from infra.errors import NoLatencyFigure, PoliciesFailed
 from infra.package import build_package
 from infra.plan import plan_stack
-from ops.tasks.common import register_actionable, run, settings
-
-register_actionable(InfraError)
+from ops.tasks.common import fail, run, settings
 
 _STACK_HELP = "stack to use: dev, staging or prod (reads Pulumi.<stack>.yaml)"
 
@@ -25,7 +22,7 @@ def plan(c: Context, stack: str = "dev", json: bool = False) -> None:
     result = run(lambda: plan_stack(stack))
     print(report.to_json(result)) if json else report.print_plan(result)
     if not result.passed:
-        raise Exit("error: policies failed", code=1)
+        fail(PoliciesFailed(stack, [p.name for p in result.policies if not p.passed]))
 
 
 @task(help={"stack": _STACK_HELP})
@@ -67,7 +64,7 @@ def capacity(c: Context, stack: str = "dev", latency_ms: float = 0, db_cpu_ms: f
     figures = latest_figures(settings().home) or {}
     latency = latency_ms or figures.get("p95_ms")
     if not latency:
-        raise Exit("error: no latency: run `python -m benchmarks.api_tasks` or pass --latency-ms", code=2)
+        fail(NoLatencyFigure())
     cpu = db_cpu_ms or figures.get("db_cpu_ms_per_request") or capacity_model.DEFAULT_DB_CPU_MS
     result = run(lambda: capacity_model.model(
         load_stack_config(stack), latency, cpu, capacity_model.read_prices(),

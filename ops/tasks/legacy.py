@@ -23,7 +23,6 @@ from rich.table import Table
 from rich.text import Text
 
 from db import local
-from legacy.errors import LegacyImportError
 from legacy.importer import ImportResult
 from legacy.report import reasons, write_document
 from legacy.run import import_and_verify
@@ -31,9 +30,7 @@ from legacy.undo import undo as undo_import
 from legacy.verify import load_record, verify_or_raise
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import Backups
-from ops.tasks.common import console, register_actionable, run, settings
-
-register_actionable(LegacyImportError)
+from ops.tasks.common import console, run, settings
 
 SESSIONS_HELP = ("what to do with unexpired legacy sessions: 'keep' (they become refresh tokens "
                  "and work until they expire) or 'invalidate' (everyone logs in again)")

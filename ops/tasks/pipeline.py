@@ -8,16 +8,14 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from invoke import Context, task
-from invoke.exceptions import Exit
 
 from app.errors_tracking import init_error_tracking
 from ops.pipeline import report
 from ops.pipeline.aws.logs import seconds_of
-from ops.pipeline.errors import PipelineError
-from ops.pipeline.stacks import target
-from ops.tasks.common import console, register_actionable, run, say, settings
-
-register_actionable(PipelineError)
+from ops.pipeline.errors import VerifyFailed
+from ops.pipeline.stacks import LOCAL, target
+from ops.pipeline.target import Target
+from ops.tasks.common import console, fail, run, say, settings
 
 STACK = "the stack: local (default, this machine) or an AWS stack with a Pulumi.<stack>.yaml"
 JSON = "print one JSON object for machines instead of tables"
@@ -26,7 +24,7 @@ JSON = "print one JSON object for machines instead of tables"
 POINT_IN_TIME = "point-in-time"
 
 
-def _target(stack: str):  # noqa: ANN202
+def _target(stack: str) -> Target:
     init_error_tracking(settings(), "pipeline")  # a bad variable is reported before any stack is touched
     return run(lambda: target(stack, os.environ, say))
 
@@ -34,11 +32,11 @@ def _target(stack: str):  # noqa: ANN202
 @task(help={"stack": STACK, "watch": "watch the stack's alarms this long after the switch and roll "
             "back when one fires (seconds or 5m; default miyabi:deployWatchSeconds, 5 minutes on "
             "AWS; 0 skips; the local stack has no alarms)"})
-def deploy(c: Context, stack: str = "local", watch: str | None = None) -> None:
+def deploy(c: Context, stack: str = LOCAL, watch: str | None = None) -> None:
     """Back up, migrate, release, verify and watch; roll back by itself when a step fails."""
     stack_target = _target(stack)
     seconds = run(lambda: seconds_of(watch)) if watch is not None else None
-    result = run(lambda: stack_target.deploy() if stack == "local" else stack_target.deploy(watch=seconds))
+    result = run(lambda: stack_target.deploy(watch=seconds))
     verified = result.get("verified", {})
     console.print(f"[green]deployed[/] release {result.get('release')} at schema level "
                   f"{result.get('schema_level')} in {result.get('seconds')} s; verified: "
@@ -48,7 +46,7 @@ def deploy(c: Context, stack: str = "local", watch: str | None = None) -> None:
 
 @task(help={"stack": STACK, "to": "the release (or Lambda version) to bring back; default: the "
             "good release before the current one"})
-def rollback(c: Context, stack: str = "local", to: str | None = None) -> None:
+def rollback(c: Context, stack: str = LOCAL, to: str | None = None) -> None:
     """Bring back the previous good release and its schema level (journal decides 'previous')."""
     result = run(lambda: _target(stack).rollback(to))
     console.print(f"[green]rolled back[/] to release {result.get('release')} at schema level "
@@ -56,45 +54,32 @@ def rollback(c: Context, stack: str = "local", to: str | None = None) -> None:
 
 
 @task(help={"stack": STACK})
-def backup(c: Context, stack: str = "local") -> None:
+def backup(c: Context, stack: str = LOCAL) -> None:
     """Back up the stack's database now (pg_dump locally, an RDS snapshot on AWS)."""
     made = run(lambda: _target(stack).backup())
-    console.print(f"[green]backup[/] {getattr(made, 'id', None) or made.get('backup_id')}")
+    console.print(f"[green]backup[/] {made.id}")
 
 
 @task(help={"stack": STACK, "backup_id": "the backup to restore (see `invoke status`; on AWS a "
             f"snapshot id, or {POINT_IN_TIME} with --at)",
             "at": "AWS: restore the database as it was at this time (ISO 8601, UTC); with "
             f"{POINT_IN_TIME} and no --at, the latest restorable time"})
-def restore(c: Context, backup_id: str, stack: str = "local", at: str | None = None) -> None:
+def restore(c: Context, backup_id: str, stack: str = LOCAL, at: str | None = None) -> None:
     """Restore the database from a backup, after a safety backup of what is there now."""
     stack_target = _target(stack)
-    if stack == "local":
-        result = run(lambda: stack_target.restore(backup_id))
-        console.print(f"[green]restored[/] backup {backup_id}; safety backup "
-                      f"{result.get('backup_id')}; schema level {result.get('schema_level')}")
-        return
     when = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC) if at else None
     snapshot = None if backup_id == POINT_IN_TIME else backup_id
     result = run(lambda: stack_target.restore(snapshot, at=when))
-    console.print(f"[green]restored[/] {result['restore_of']} to instance {result['new_instance']} "
-                  f"(safety snapshot {result.get('backup_id')}); the old instance "
-                  f"{result['old_instance']} is kept: remove it as runbooks/restore.md says")
+    console.print(stack_target.restore_summary(result))
 
 
 @task(help={"stack": STACK, "url": "check this base URL instead of the stack's",
             "json": JSON})
-def verify(c: Context, stack: str = "local", url: str | None = None, json: bool = False) -> None:
+def verify(c: Context, stack: str = LOCAL, url: str | None = None, json: bool = False) -> None:
     """Run the smoke checks (health, auth flow, tenant isolation, bot key) against the stack."""
-    from ops.verify import run_checks
-
     stack_target = _target(stack)
-    local = stack == "local"
-    found = run_checks(
-        url or stack_target.url, outbox=settings().outbox_dir if local else None,
-        admin_url=run(stack_target.admin_url) if local else None,
-        expected_level=None,
-        bot_key_file=settings().secrets_dir / "verify-bot-key" if local else None)
+    inputs = run(lambda: stack_target.verify_inputs(url))
+    found = inputs.check()
     if json:
         print(jsonlib.dumps(found.summary()))
     else:
@@ -105,7 +90,7 @@ def verify(c: Context, stack: str = "local", url: str | None = None, json: bool 
         for name in found.failed:
             console.print(f"[red]✗[/] {name}")
     if not found.ok:
-        raise Exit("error: verify failed", code=1)
+        fail(VerifyFailed(inputs.base_url, found.failed))
 
 
 @task(help={"stack": STACK, "users": "simulated users (default from MIYABI_BENCH_USERS, 100)",
@@ -114,7 +99,7 @@ def verify(c: Context, stack: str = "local", url: str | None = None, json: bool 
                         "each step of --capacity: 30s)",
             "capacity": "step the users up (from --users or 50, x1.5 a step) until p95/p99/failures break; "
                         "print the highest requests/s that held and plot it (capacity.png)"})
-def benchmark(c: Context, stack: str = "local", users: int = 0, workers: int = 0,
+def benchmark(c: Context, stack: str = LOCAL, users: int = 0, workers: int = 0,
               duration: str = "", capacity: bool = False) -> None:
     """Run locust headless against the stack and enforce p95/p99/failure thresholds."""
     from ops.pipeline.benchmark import run_benchmark, run_capacity
@@ -134,30 +119,22 @@ def benchmark(c: Context, stack: str = "local", users: int = 0, workers: int = 0
 
 
 @task(help={"stack": STACK, "json": JSON})
-def status(c: Context, stack: str = "local", json: bool = False) -> None:
+def status(c: Context, stack: str = LOCAL, json: bool = False) -> None:
     """Current release, schema level, last backups, health, and any interrupted run."""
     stack_target = _target(stack)
-    if stack != "local":
-        rows = run(lambda: report.history_rows(stack_target.journal, 1))
-        facts = {"stack": stack, "url": stack_target.url, "live_version": run(stack_target._live),
-                 "serving": "stopped (invoke deploy or rollback starts it)"
-                 if run(stack_target.stopped) else "yes",
-                 "database_instance": run(stack_target._instance),
-                 "last_run": rows[-1] if rows else None}
-    else:
-        facts = run(lambda: report.local_status(stack_target))
+    facts = run(lambda: stack_target.status().facts())
     print(jsonlib.dumps(facts, default=str)) if json else report.print_status(facts)
 
 
 @task(help={"stack": STACK, "limit": "show the newest N runs (default 20)", "json": JSON})
-def history(c: Context, stack: str = "local", limit: int = 20, json: bool = False) -> None:
+def history(c: Context, stack: str = LOCAL, limit: int = 20, json: bool = False) -> None:
     """The stack's deploy journal: every run, its steps, outcome, release and schema level."""
     rows = run(lambda: report.history_rows(_target(stack).journal, limit))
     print(jsonlib.dumps(rows, default=str)) if json else report.print_history(rows)
 
 
 @task(help={"stack": STACK, "database": "also stop the embedded PostgreSQL (local only)"})
-def stop(c: Context, stack: str = "local", database: bool = False) -> None:
+def stop(c: Context, stack: str = LOCAL, database: bool = False) -> None:
     """Take the stack's API out of service, deleting nothing (locally: stop the server; on AWS:
     reserved concurrency 0, so API Gateway answers 503); deploy or rollback brings it back."""
     stopped = run(lambda: _target(stack).stop(database))
@@ -165,34 +142,20 @@ def stop(c: Context, stack: str = "local", database: bool = False) -> None:
 
 
 def migrate_stack(c: Context, stack: str) -> None:
-    """`invoke migrate --stack X` for an AWS stack: the migrate entry point inside the VPC."""
-    stack_target = _target(stack)
-    result = run(lambda: stack_target._migrate({}))
-    console.print(f"schema level {result.get('schema_level')}")
+    """`invoke migrate --stack X`: the stack's schema to the code's level (on AWS through the
+    migrate entry point inside the VPC)."""
+    result = run(lambda: _target(stack).migrate())
+    console.print(result.summary)
 
 
 @task(help={"stack": STACK, "since": "how far back (seconds, or 10m, 2h, 1d; default 10m)",
             "db": "PostgreSQL's log (slow statements, errors) instead of the API's request lines"})
-def logs(c: Context, stack: str = "local", since: str = "10m", db: bool = False) -> None:
+def logs(c: Context, stack: str = LOCAL, since: str = "10m", db: bool = False) -> None:
     """The API's log lines (JSON, one per request on AWS) or the database's, oldest first."""
     window = timedelta(seconds=run(lambda: seconds_of(since)))
-    if stack == "local":
-        lines = _local_logs(settings().home / "logs", window, db)
-    else:
-        lines = run(lambda: list(_target(stack).logs(window, database=db)))
+    lines = run(lambda: list(_target(stack).logs(window, database=db)))
     for line in lines:
         print(f"{line['time']} {line['message']}")
-
-
-def _local_logs(folder, window: timedelta, database: bool):  # noqa: ANN001, ANN202
-    """The local stack's log files (server-<release>.log, postgres.log) changed within `window`."""
-    cutoff = (datetime.now(UTC) - window).timestamp()
-    names = ["postgres.log"] if database else sorted(p.name for p in folder.glob("server-*.log"))
-    for path in (folder / name for name in names):
-        if path.exists() and path.stat().st_mtime >= cutoff:
-            stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-            for text in path.read_text(errors="replace").splitlines()[-200:]:
-                yield {"time": stamp, "message": f"{path.name}: {text}"}
 
 
 TOP_LEVEL = (backup, restore, deploy, verify, benchmark, rollback, status, history, stop, logs)

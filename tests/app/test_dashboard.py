@@ -49,8 +49,10 @@ def test_the_page_and_its_security_headers(site):
     assert r.headers["cache-control"] == "no-cache"
 
 
-@pytest.mark.parametrize("path", ["/tasks", f"/agents/{uuid.uuid4()}", "/verify-email?token=abc.def.ghi",
-                                  "/invitations/accept?token=x", "/settings/members", "/login"])
+# A fixed agent id: pytest-xdist needs every worker to collect the same test ids.
+@pytest.mark.parametrize("path", ["/tasks", f"/agents/{uuid.UUID(int=0x5EED)}",
+                                  "/verify-email?token=abc.def.ghi", "/invitations/accept?token=x",
+                                  "/settings/members", "/login"])
 def test_deep_links_load_the_app(site, path):
     r = site.get(path)
     assert r.status_code == 200 and r.content == PAGE

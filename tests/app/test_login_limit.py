@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from app.routes import auth
+from app import login
 from tests.app.asgi import served
 from tests.app.conftest import PASSWORD, assert_error
 
@@ -25,13 +25,13 @@ def roomy(settings):
 
 def _counting_verify(monkeypatch) -> list[str]:
     checked: list[str] = []
-    verify = auth.verify_password
+    verify = login.verify_password
 
     async def counted(password: str, stored: str | None) -> bool:
         checked.append(password)
         return await verify(password, stored)
 
-    monkeypatch.setattr(auth, "verify_password", counted)
+    monkeypatch.setattr(login, "verify_password", counted)
     return checked
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from infra.config import REPO_ROOT
 from infra.mocks import PlanMocks
+from infra.plan import _ensure_event_loop
 
 
 @pytest.fixture
@@ -25,6 +26,8 @@ def engine_config() -> Iterator[None]:
 
 
 def test_main_builds_the_stack_from_engine_config(engine_config: None) -> None:
+    # Which tests ran before in this process (and left no event loop) depends on pytest -n.
+    _ensure_event_loop()
     mocks = PlanMocks(region="eu-central-1")
     pulumi.runtime.set_mocks(mocks, project="miyabi", stack="staging", preview=False)
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.package import build_package, runtime_requirements
+from infra.api import RUNTIME
+from infra.config import REPO_ROOT
+from infra.package import LOCK, PYTHON_VERSION, build_package, runtime_requirements
 
 
-def fake_installer(seen: list[list[str]]):
-    def install(requirements: list[str], target: Path) -> None:
-        seen.append(requirements)
+def fake_installer(seen: list[Path]):
+    def install(lock: Path, target: Path) -> None:
+        seen.append(lock)
         (target / "fastapi").mkdir()
         (target / "fastapi" / "__init__.py").write_text("# stand-in for the real wheel\n")
         (target / "fastapi" / "__pycache__").mkdir()
@@ -28,11 +30,15 @@ def test_the_lambda_extra_lists_what_the_functions_import():
         assert name not in requirements
 
 
+def test_the_dependencies_are_installed_for_the_functions_runtime():
+    assert f"python{PYTHON_VERSION}" == RUNTIME
+
+
 def test_the_package_holds_the_code_the_dependencies_and_the_migrations(tmp_path):
-    seen: list[list[str]] = []
+    seen: list[Path] = []
     built = build_package(tmp_path / "lambda.zip", install=fake_installer(seen))
     names = zipfile.ZipFile(built.path).namelist()
-    assert seen == [runtime_requirements()]
+    assert seen == [REPO_ROOT / LOCK]  # the hashed lock of the lambda extra, not loose ranges
     assert "app/lambda_handler.py" in names or "app/main.py" in names
     assert "db/migrations/0001_identity.sql" in names
     assert "db/migrations/0001_identity.rollback.sql" in names
@@ -50,7 +56,7 @@ def test_the_same_sources_give_the_same_bytes(tmp_path):
 def test_a_failing_install_names_the_cause(tmp_path):
     from infra.package import PackageBuildFailed
 
-    def broken(requirements: list[str], target: Path) -> None:
+    def broken(lock: Path, target: Path) -> None:
         raise PackageBuildFailed("No matching distribution found for fastapi")
 
     with pytest.raises(PackageBuildFailed, match="could not be built: No matching distribution"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,21 +80,25 @@ def standin_source_broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def stack_env(tmp_path: Path, pg_server: EmbeddedPostgres,
-              migrated_template: str) -> Iterator[dict[str, str]]:
+def stack_env(pg_server: EmbeddedPostgres, migrated_template: str) -> Iterator[dict[str, str]]:
     """The environment of a fresh local stack: state folder, port, empty database.
 
     `migrated_template` has created the cluster-wide app role with the tests' password.
+    The state folder is short, not under tmp_path: the release hand-off socket lives in it
+    (run/<release>.sock), and a Unix socket's path holds at most 107 bytes (pytest -n adds
+    popen-gwN/ to tmp_path, which was enough to break the hand-off).
     """
     name = f"stack_{uuid.uuid4().hex[:10]}"
     create_database(pg_server, name)
-    env = {"MIYABI_HOME": str(tmp_path / "home"), "MIYABI_PORT": str(free_port()),
+    home = Path(tempfile.mkdtemp(prefix="miyabi-stack-"))
+    env = {"MIYABI_HOME": str(home), "MIYABI_PORT": str(free_port()),
            "DATABASE_URL": pg_server.url(name),
            "MIYABI_APP_DATABASE_URL": pg_server.url(name, user=APP_ROLE, password=APP_PASSWORD),
            "MIYABI_JWT_SECRET": "test-secret-" + "x" * 32, "PATH": "/usr/bin:/bin"}
     yield env
     LocalTarget(env).server.stop()
     drop_database(pg_server, name)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def no_verify(url: str, context: dict) -> dict:

@@ -17,6 +17,7 @@ import pytest
 from ops.pipeline.aws import steps as aws
 from ops.pipeline.aws.target import AwsTarget
 from ops.pipeline.errors import DeployFailed, PrerequisiteMissing, VerifyFailed
+from ops.pipeline.target import Backup
 from tests.ops.test_aws_dashboard import _distribution
 from tests.ops.test_aws_steps import REGION, _function
 
@@ -182,6 +183,28 @@ def test_restore_to_a_point_in_time(stack: Stack) -> None:
     result = stack.target.restore(None, at=at)
     assert result["new_instance"] in stack.instances()
     assert stack.secret()["host"] == stack.instances()[result["new_instance"]]["Endpoint"]["Address"]
+
+
+# -- backup, status, migrate ----------------------------------------------------------------
+
+def test_a_backup_is_a_snapshot_of_the_instance_the_api_uses_and_status_shows_it(stack: Stack) -> None:
+    made = stack.target.backup()
+    assert made == Backup(made.id, None, stack.live(), "on demand")
+    snapshots = stack.session.client("rds").describe_db_snapshots(
+        DBInstanceIdentifier=OLD_DB, SnapshotType="manual")["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in snapshots] == [made.id]
+    facts = stack.target.status().facts()
+    assert list(facts) == ["stack", "url", "live_version", "serving", "database_instance", "last_run"]
+    assert (facts["live_version"], facts["serving"], facts["database_instance"]) == (
+        stack.live(), "yes", OLD_DB)
+    assert (facts["last_run"]["command"], facts["last_run"]["backup_id"]) == ("backup", made.id)
+
+
+def test_migrate_answers_what_the_migrate_function_did(stack: Stack) -> None:
+    result = stack.target.migrate()
+    assert (result.schema_level, result.level_before, result.summary) == (
+        "0020_new", "0019_old", "schema level 0020_new")
+    assert stack.migrations == [None]
 
 
 # -- stop ------------------------------------------------------------------------------------

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from ops.pipeline.errors import DeployFailed, StackLocked
+from ops.pipeline.errors import DeployFailed, PointInTimeUnsupported, StackLocked
 from ops.pipeline.local.target import LocalTarget
 from ops.pipeline.lock import stack_lock
 from tests.db.seed import seed_organization
@@ -164,3 +165,29 @@ def test_the_socket_that_hands_over_the_port_is_private(stack_env, standin_sourc
         time.sleep(0.05)
     assert run_dir.stat().st_mode & 0o777 == 0o700
     assert handoff.stat().st_mode & 0o777 == 0o600
+
+
+def test_migrate_brings_an_empty_database_to_the_code_level(stack_env) -> None:
+    target = LocalTarget(stack_env)
+    first = target.migrate()
+    assert first.level_before == "base" and first.applied and first.schema_level == first.applied[-1]
+    assert first.summary == f"applied {len(first.applied)} migration(s); schema check passed"
+    again = target.migrate()
+    assert (again.applied, again.level_before, again.schema_level) == ((), first.schema_level,
+                                                                      first.schema_level)
+    assert again.summary == "nothing to apply; schema check passed"
+
+
+def test_status_of_a_stack_never_deployed(stack_env) -> None:
+    facts = LocalTarget(stack_env).status().facts()
+    assert list(facts) == ["stack", "url", "health", "release", "commit", "expected_level",
+                           "schema_level", "servers", "backups", "busy", "interrupted_run"]
+    assert (facts["health"], facts["release"], facts["schema_level"], facts["servers"]) == (
+        "down", None, "base", [])
+
+
+def test_a_point_in_time_restore_is_refused_before_anything_is_touched(stack_env) -> None:
+    target = LocalTarget(stack_env)
+    with pytest.raises(PointInTimeUnsupported, match="a point-in-time restore is for AWS stacks"):
+        target.restore(None, at=datetime.now(UTC))
+    assert target.journal.runs() == []

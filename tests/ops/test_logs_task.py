@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.pipeline.aws.logs import BadDuration, seconds_of
-from ops.tasks.pipeline import _local_logs
+from ops.pipeline.local import logs as local_logs
 
 
 def test_durations() -> None:
@@ -25,7 +25,7 @@ def test_local_logs_read_recent_files_only(tmp_path: Path) -> None:
     os.utime(tmp_path / "server-r1.log", (old, old))
     (tmp_path / "server-r2.log").write_text('{"route": "/api/tasks", "status": 200}\n')
     (tmp_path / "postgres.log").write_text("LOG:  duration: 900.1 ms  statement: select 1\n")
-    api = [line["message"] for line in _local_logs(tmp_path, timedelta(minutes=10), False)]
+    api = [line["message"] for line in local_logs.read(tmp_path, timedelta(minutes=10), False)]
     assert api == ['server-r2.log: {"route": "/api/tasks", "status": 200}']
-    database = [line["message"] for line in _local_logs(tmp_path, timedelta(minutes=10), True)]
+    database = [line["message"] for line in local_logs.read(tmp_path, timedelta(minutes=10), True)]
     assert database == ["postgres.log: LOG:  duration: 900.1 ms  statement: select 1"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app.dashboard import CACHE_MODULE, CACHE_PAGE, CONTENT_TYPES, INDEX
 from ops.dashboard.files import dashboard_digest, shipped_files
+from ops.pipeline.context import RunContext
 
 # The S3 origin's id in the distribution (infra/frontend.py declares it).
 DASHBOARD_ORIGIN = "dashboard"
@@ -66,7 +67,7 @@ def invalidate(cloudfront, distribution: str) -> str:  # noqa: ANN001
     return answer["Invalidation"]["Id"]
 
 
-def publish(s3, cloudfront, folder: Path, bucket: str, distribution: str) -> dict:  # noqa: ANN001
+def publish(s3, cloudfront, folder: Path, bucket: str, distribution: str) -> RunContext:  # noqa: ANN001
     """Upload `folder` under its own prefix, switch the origin to it, invalidate: for the journal."""
     if not (folder / INDEX).is_file():
         raise FileNotFoundError(f"no dashboard at {folder} (it has no {INDEX})")
@@ -78,7 +79,7 @@ def publish(s3, cloudfront, folder: Path, bucket: str, distribution: str) -> dic
             "invalidation": invalidate(cloudfront, distribution)}
 
 
-def switch(cloudfront, distribution: str, path: str) -> dict:  # noqa: ANN001
+def switch(cloudfront, distribution: str, path: str) -> RunContext:  # noqa: ANN001
     """Point the origin back at `path` (a rollback) and invalidate; for the journal."""
     before = point_origin(cloudfront, distribution, path)
     return {"dashboard_origin_path": path, "dashboard_origin_before": before,

@@ -6,13 +6,15 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from db.actionable import UsageError
 from ops.pipeline.errors import PipelineError
+from ops.pipeline.target import LogLine
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class BadDuration(PipelineError):
+class BadDuration(PipelineError, UsageError):
     def __init__(self, text: str) -> None:
         super().__init__(f"{text!r} is not a duration: write seconds, or a number with s, m, h or d "
                          "(90s, 10m, 2h).")
@@ -37,7 +39,7 @@ def database_log_group(instance: str) -> str:
     return f"/aws/rds/instance/{instance}/postgresql"
 
 
-def read(logs, group: str, since: timedelta, pattern: str | None = None) -> Iterator[dict]:  # noqa: ANN001
+def read(logs, group: str, since: timedelta, pattern: str | None = None) -> Iterator[LogLine]:  # noqa: ANN001
     """Events of `group` from `since` ago until now, oldest first: {time, stream, message}."""
     start = int((datetime.now(UTC) - since).timestamp() * 1000)
     query = {"logGroupName": group, "startTime": start, **({"filterPattern": pattern} if pattern else {})}

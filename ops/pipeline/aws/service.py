@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from ops.pipeline.context import RunContext
+
 
 def reserved(lambda_client, function: str) -> int | None:  # noqa: ANN001
     """The function's reserved concurrency, None when it has none (shares the account's)."""
@@ -28,10 +30,10 @@ def _provisioned(lambda_client, function: str, alias: str) -> int | None:  # noq
     return answer.get("RequestedProvisionedConcurrentExecutions")
 
 
-def stop(lambda_client, function: str, alias: str = "live") -> dict:  # noqa: ANN001
+def stop(lambda_client, function: str, alias: str = "live") -> RunContext:  # noqa: ANN001
     """Throttle the API to zero; the facts `start` needs to undo it."""
-    before = {"reserved_before": reserved(lambda_client, function),
-              "provisioned_before": _provisioned(lambda_client, function, alias)}
+    before = RunContext(reserved_before=reserved(lambda_client, function),
+                        provisioned_before=_provisioned(lambda_client, function, alias))
     if before["provisioned_before"]:
         lambda_client.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=alias)
     lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)

@@ -19,6 +19,7 @@ from db import roles
 from db.embedded import bin_path
 from db.urls import for_psycopg, redact
 from ops.pipeline.errors import BackupCorrupt, BackupNotFound, ToolFailed
+from ops.pipeline.target import Backup
 
 # The owner is no superuser and FORCE ROW LEVEL SECURITY filters it: pg_dump reads as the
 # backup role, whose SELECT-only policies show it every row (row security on, so they apply).
@@ -38,16 +39,12 @@ def dump_options(url: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Backup:
-    """One dump and what it holds."""
+class Dump(Backup):
+    """One dump in the backups folder: the backup, with its manifest's time, size and checksum."""
 
-    id: str
     created: str
-    schema_level: str
-    release: str | None
     sha256: str
     size: int
-    reason: str
 
 
 def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
@@ -81,7 +78,7 @@ class Backups:
     def __init__(self, folder: Path, retention: int) -> None:
         self.folder, self.retention = folder, retention
 
-    def create(self, url: str, schema_level: str, release: str | None, reason: str) -> Backup:
+    def create(self, url: str, schema_level: str, release: str | None, reason: str) -> Dump:
         """Dump the database at `url`, write its manifest, prune beyond the retention.
 
         The dump holds every user's data: it is created 0600 in a 0700 folder before pg_dump
@@ -93,23 +90,24 @@ class Backups:
         argv, env = _libpq(url)
         with open_private(dump) as output:
             _run("pg_dump", [*argv, *dump_options(url), "-Fc"], env, url, stdout=output)
-        backup = Backup(backup_id, datetime.now(UTC).isoformat(timespec="seconds"), schema_level,
-                        release, _sha256(dump), dump.stat().st_size, reason)
+        backup = Dump(id=backup_id, schema_level=schema_level, release=release, reason=reason,
+                      created=datetime.now(UTC).isoformat(timespec="seconds"), sha256=_sha256(dump),
+                      size=dump.stat().st_size)
         write_private(self.folder / f"{backup_id}.json", json.dumps(asdict(backup), indent=2))
         self.prune()
         return backup
 
-    def list(self) -> list[Backup]:
+    def list(self) -> list[Dump]:
         """Every backup with a manifest, oldest first."""
         manifests = sorted(self.folder.glob("*.json")) if self.folder.exists() else []
-        return [Backup(**json.loads(path.read_text())) for path in manifests]
+        return [Dump(**json.loads(path.read_text())) for path in manifests]
 
-    def get(self, backup_id: str) -> Backup:
+    def get(self, backup_id: str) -> Dump:
         """The backup `backup_id`, its dump checked against the manifest's checksum."""
         known = [b.id for b in self.list()]
         if backup_id not in known:
             raise BackupNotFound(backup_id, known)
-        backup = Backup(**json.loads((self.folder / f"{backup_id}.json").read_text()))
+        backup = Dump(**json.loads((self.folder / f"{backup_id}.json").read_text()))
         dump = self.folder / f"{backup_id}.dump"
         if not dump.exists():
             raise BackupCorrupt(backup_id, f"{dump} is missing")
@@ -117,7 +115,7 @@ class Backups:
             raise BackupCorrupt(backup_id, "its checksum does not match the manifest")
         return backup
 
-    def restore(self, backup: Backup, url: str) -> None:
+    def restore(self, backup: Dump, url: str) -> None:
         """Replace the content of the database at `url` with the backup, in one transaction."""
         argv, env = _libpq(url)
         _run("pg_restore", [*argv, "--clean", "--if-exists", "--single-transaction",

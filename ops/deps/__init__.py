@@ -1,0 +1,1 @@
+"""Locked, hashed dependency files (requirements/*.txt) compiled from pyproject.toml."""
