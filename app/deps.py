@@ -10,8 +10,10 @@ Every request that touches the database takes one pooled connection in one trans
 any query on tenant tables, so row-level security filters even a query that forgets its WHERE.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI analyses these dependencies again for
+# every route that uses them (about 60), and string annotations would be evaluated each time,
+# a good part of the API's cold start. For the same reason each dependency is `@analysed_once`.
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -73,10 +75,22 @@ class Caller:
         return permission in self.permissions
 
 
+def analysed_once(dependency: Any) -> Any:
+    """`dependency` with its signature computed now, once.
+
+    FastAPI reads a dependency's signature again for every route that depends on it, and
+    `inspect.signature` recomputes it each time unless the function carries `__signature__`.
+    """
+    dependency.__signature__ = inspect.signature(dependency, eval_str=True)
+    return dependency
+
+
+@analysed_once
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+@analysed_once
 async def get_pool(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
@@ -85,6 +99,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
 
 
+@analysed_once
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """One pooled connection in one transaction, committed when the route returns.
 
@@ -100,6 +115,7 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 Connection = Annotated[AsyncConnection, Depends(connection, scope="function")]
 
 
+@analysed_once
 async def authenticated(request: Request, conn: Connection,
                         credentials: Annotated[HTTPAuthorizationCredentials | None,
                                                Depends(bearer)]) -> Caller:
@@ -166,6 +182,7 @@ def _requested_organization(request: Request, header: str | None, caller: Caller
                       "missing_organization")
 
 
+@analysed_once
 async def tenant_caller(
         request: Request, caller: Authenticated, conn: Connection,
         x_organization_id: Annotated[str | None, Header(
@@ -201,6 +218,7 @@ async def tenant_caller(
 TenantCaller = Annotated[Caller, Depends(tenant_caller)]
 
 
+@analysed_once
 async def tenant_connection(caller: TenantCaller, conn: Connection) -> AsyncConnection:
     """The request's connection, with its organization and user already set."""
     return conn
@@ -209,6 +227,7 @@ async def tenant_connection(caller: TenantCaller, conn: Connection) -> AsyncConn
 TenantConn = Annotated[AsyncConnection, Depends(tenant_connection)]
 
 
+@analysed_once
 async def user_caller(request: Request, caller: Authenticated, conn: Connection) -> Caller:
     """The caller outside any organization (`app.user_id` only); 401 if the account is gone.
 
@@ -229,6 +248,7 @@ async def user_caller(request: Request, caller: Authenticated, conn: Connection)
 UserCaller = Annotated[Caller, Depends(user_caller)]
 
 
+@analysed_once
 async def user_connection(caller: UserCaller, conn: Connection) -> AsyncConnection:
     """The request's connection with `app.user_id` set and no organization."""
     return conn
@@ -248,7 +268,7 @@ def require(permission: str) -> Any:
         return caller
 
     check.__name__ = f"require_{permission.replace('.', '_')}"
-    return Depends(check)
+    return Depends(analysed_once(check))
 
 
 def person_required() -> ApiError:
@@ -256,6 +276,7 @@ def person_required() -> ApiError:
                      "person_required")
 
 
+@analysed_once
 async def tenant_person(caller: TenantCaller) -> Caller:
     """The caller inside the organization, if a person (JWT): an API key gets 403 `person_required`.
 
@@ -277,4 +298,4 @@ def require_person(permission: str) -> Any:
         return caller
 
     check.__name__ = f"require_person_{permission.replace('.', '_')}"
-    return Depends(check)
+    return Depends(analysed_once(check))

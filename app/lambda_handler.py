@@ -7,8 +7,11 @@ username, password, host, port and dbname. Without them (locally) the settings d
 
 One Lambda instance serves one request at a time, so the API gets a pool of at most one
 connection, opened on the first request and reused by every later invocation of the instance:
-the application's lifespan is entered once, on an event loop that lives as long as the instance
-(Mangum's own lifespan handling would open and close the pool on every invocation).
+the application is built and its lifespan entered once, on the first request, on an event loop
+that lives as long as the instance (Mangum's own lifespan handling would open and close the pool
+on every invocation). Importing this module imports neither FastAPI nor the application: the
+migrate function, which shares the module, never needs them, and the API function imports them
+with its first request (benchmarks/cold_start.py measures both figures).
 A long poll keeps the instance busy while it waits; the limit on a user's open readers
 (`MIYABI_EVENTS_MAX_PER_USER`) is counted in the database, so it holds across instances.
 
@@ -22,18 +25,15 @@ a database connection to each waiting instance, so a long poll here reads the fe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from mangum import Mangum
-
-from app.main import create_app  # imported during Lambda's init phase, not the first request
-from app.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 # Names of environment variables (holding ARNs), not secrets.
 APP_SECRET = "APP_DB_SECRET_ARN"  # noqa: S105
@@ -63,6 +63,8 @@ def lambda_settings(env: Mapping[str, str]) -> Settings:
     Mangum buffers a whole response before returning it, so an event stream could never reach
     the client: `/api/events/stream` answers 404 there, pointing at the long poll.
     """
+    from app.settings import load_settings
+
     # The pool's size is the infrastructure's to say (its connection budget counts it); one.
     values = {**env, "MIYABI_POOL_MIN_SIZE": "0",
               "MIYABI_POOL_MAX_SIZE": env.get("MIYABI_POOL_MAX_SIZE", "1"),
@@ -81,6 +83,12 @@ class Instance:
     """The application of this Lambda instance, started once, on a loop kept across invocations."""
 
     def __init__(self, settings: Settings) -> None:
+        import asyncio
+
+        from mangum import Mangum
+
+        from app.main import create_app
+
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)  # Mangum runs each request on the current loop
         self.app = create_app(settings)
@@ -89,6 +97,8 @@ class Instance:
         self.mangum = Mangum(self.app, lifespan="off")
 
     def close(self) -> None:
+        import asyncio
+
         self.loop.run_until_complete(self.lifespan.__aexit__(None, None, None))
         self.loop.close()
         asyncio.set_event_loop(None)
@@ -121,6 +131,7 @@ def migrate(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     deploy rolls the schema back to `level_before`).
     """
     from app.errors_tracking import init_error_tracking
+    from app.settings import load_settings
     from db import local
     from db.migrate import apply, current_level, rollback
 

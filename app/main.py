@@ -14,6 +14,7 @@ from app.dashboard import install_dashboard
 from app.email import email_sender
 from app.errors import error_body, install_error_handlers
 from app.errors_tracking import init_error_tracking
+from app.fast_tasks import FastTaskList
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.openapi import ErrorBody, install_openapi
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.dashboard_dir.is_dir():  # its pages answer what no route does
         install_dashboard(app, settings.dashboard_dir)
+    app.add_middleware(FastTaskList, routers=ROUTERS)  # innermost: after the body limit, before routing
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

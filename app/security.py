@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -147,7 +148,10 @@ def issue_access_token(secret: str, user_id: uuid.UUID, session: int, minutes: i
 
 def access_grant(secret: str, token: str) -> AccessGrant:
     """The grant of a valid access token; one from before generations existed counts as 0."""
-    claims = decode_token(secret, token, ACCESS)
+    return _grant_of(decode_token(secret, token, ACCESS))
+
+
+def _grant_of(claims: dict[str, Any]) -> AccessGrant:
     session = claims.get(SESSION_CLAIM, 0)
     if type(session) is not int:
         raise InvalidToken("the session generation is not an integer")
@@ -155,6 +159,36 @@ def access_grant(secret: str, token: str) -> AccessGrant:
         return AccessGrant(uuid.UUID(claims["sub"]), session)
     except ValueError as error:
         raise InvalidToken("the subject is not a user id") from error
+
+
+class VerifiedTokens:
+    """`access_grant` for one secret, remembering the tokens it verified until they expire.
+
+    A client sends the same access token with every request for its whole lifetime, and
+    verifying it (base64, HMAC, JSON, claims) costs more than the rest of a cached read. A token
+    seen before is answered from memory after the same time checks PyJWT makes (expired when
+    `exp <= now`, early when `iat` or `nbf` is after now); its signature, issuer, audience and
+    subject cannot have changed. Only valid tokens are remembered, at most `size` of them.
+    """
+
+    def __init__(self, secret: str, size: int = 4096) -> None:
+        self.secret, self.size = secret, size
+        self._known: dict[str, tuple[AccessGrant, int, int, int]] = {}
+
+    def grant(self, token: str) -> AccessGrant:
+        now = time.time()
+        if (known := self._known.get(token)) is not None:
+            grant, expires, issued, not_before = known
+            if expires > now and issued <= now and not_before <= now:
+                return grant
+            del self._known[token]
+        claims = decode_token(self.secret, token, ACCESS)
+        grant = _grant_of(claims)
+        if len(self._known) >= self.size:
+            del self._known[next(iter(self._known))]  # the oldest
+        # decode_token requires exp and iat; PyJWT compares their integer values.
+        self._known[token] = (grant, int(claims["exp"]), int(claims["iat"]), int(claims.get("nbf", 0)))
+        return grant
 
 
 def looks_like_jwt(token: str) -> bool:

@@ -44,13 +44,18 @@ order by {TASK_KEYSET.order_by}
 
 
 @cache
-def list_as_json(by_status: bool, by_agent: bool, after_cursor: bool) -> str:
-    """LIST_AS_JSON with the filters asked for (eight queries in all, each built once)."""
+def listing(by_status: bool, by_agent: bool, after_cursor: bool) -> str:
+    """LIST with the filters asked for (eight queries in all, each built once)."""
     used = [LIST_FILTERS[name] for name, wanted in (("status", by_status), ("agent_id", by_agent)) if wanted]
     if after_cursor:
         used.append(TASK_KEYSET.condition)
-    filters = "".join(f"\n  and {condition}" for condition in used)
-    return LIST_AS_JSON.format(list=LIST.format(filters=filters))
+    return LIST.format(filters="".join(f"\n  and {condition}" for condition in used))
+
+
+@cache
+def list_as_json(by_status: bool, by_agent: bool, after_cursor: bool) -> str:
+    """LIST_AS_JSON with the filters asked for (app/task_page.py renders the same list whole)."""
+    return LIST_AS_JSON.format(list=listing(by_status, by_agent, after_cursor))
 
 
 TASK_EVENTS = """

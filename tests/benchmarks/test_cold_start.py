@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.cold_start import cumulative_ms, import_once, parse_importtime, timed_import
+from benchmarks.cold_start import cumulative_ms, first_request, import_once, parse_importtime, timed_import
 
 REPORT = """import time: self [us] | cumulative | imported package
 import time:       120 |        120 |   _io
@@ -28,3 +28,9 @@ def test_a_real_import_is_measured_in_a_fresh_interpreter() -> None:
 def test_the_interpreter_cpu_is_counted() -> None:
     modules, cpu_ms = timed_import("json")
     assert cumulative_ms(modules, "json") > 0 and cpu_ms > 0
+
+
+def test_the_first_request_is_timed_after_the_import():
+    cold = first_request()  # raises unless GET /api/health answered 200
+    assert 0 < cold.import_ms < cold.total_ms and cold.cpu_ms > 0
+    assert cold.modules > 100  # the application was built: FastAPI and the routes are in
