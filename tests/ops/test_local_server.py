@@ -164,3 +164,21 @@ def test_workers_that_could_exhaust_the_database_are_refused(pg_server: Embedded
 def test_the_default_is_one_worker_per_cpu_up_to_four() -> None:
     assert load_settings({}).web_workers == min(len(os.sched_getaffinity(0)), 4)
     assert load_settings({"MIYABI_WEB_WORKERS": "3"}).web_workers == 3
+
+
+def test_a_release_built_before_workers_still_serves_after_a_rollback(
+        stack_env, standin_source, standin_source_v2) -> None:
+    # Releases made before the supervisor have a serve.py that refuses --workers and writes
+    # {pid, private_port}; rolling back to one must still start it and wait for its readiness.
+    first = deployed(stack_env, standin_source)
+    old = the_server(first).release
+    single = Path(__file__).with_name("fixtures") / "serve_single_process.py.txt"
+    (first.release(old).path / "serve.py").write_text(single.read_text())
+    second = deployed(stack_env, standin_source_v2)
+    assert the_server(second).release != old
+
+    second.rollback(to=old)
+    server = the_server(second)
+    assert server.release == old and [w.pid for w in server.workers] == [server.pid]
+    assert pid_on(server.workers[0].private_port) == server.pid
+    assert httpx.get(f"{second.url}/api/health", timeout=5).json()["release"] == old

@@ -49,8 +49,9 @@ class Running:
 
     @classmethod
     def of(cls, release: str, state: dict) -> Running:
-        return cls(release, state["pid"], tuple(Worker(w["pid"], w["private_port"])
-                                                for w in state.get("workers", [])))
+        # A release built before several workers wrote {pid, private_port}: it is its one worker.
+        workers = state.get("workers") or [{"pid": state["pid"], "private_port": state["private_port"]}]
+        return cls(release, state["pid"], tuple(Worker(w["pid"], w["private_port"]) for w in workers))
 
 
 def _stat(pid: int) -> list[str]:
@@ -113,7 +114,7 @@ class Server:
             process = subprocess.Popen(
                 [sys.executable, str(release.path / "serve.py"), "--fd", str(public.fileno()),
                  "--state", str(state), "--handoff", str(self.run_dir / f"{release.id}.sock"),
-                 "--workers", str(self.workers)],
+                 *self._workers_option(release)],
                 cwd=release.path, env=self._env(release),
                 pass_fds=[public.fileno()], stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True)
@@ -133,6 +134,12 @@ class Server:
             (self.run_dir / f"{server.release}.json").unlink(missing_ok=True)
             (self.run_dir / f"{server.release}.sock").unlink(missing_ok=True)
         return [s.release for s in stopped]
+
+    def _workers_option(self, release: Release) -> list[str]:
+        # Releases built before several workers serve in one process and refuse the option:
+        # without this, rolling back to one of them would fail at its switch.
+        script = (release.path / "serve.py").read_text()
+        return ["--workers", str(self.workers)] if "--workers" in script else []
 
     def _env(self, release: Release) -> dict[str, str]:
         return {**self.env, "PYTHONPATH": str(release.path), "MIYABI_RELEASE": release.id,
