@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +56,15 @@ class Figure:
 
 
 def _measure(name: str, argv: list[str], rows: int, env: dict[str, str] | None = None,
-             progress: Callable[[], int] | None = None, stall: float = 30.0) -> Figure:
-    """Run `argv` to its end and take its time and peak RSS. With `progress` (rows written so
-    far), a run that writes nothing for `stall` s is killed and timed up to its last progress."""
+             progress: Callable[[], int] | None = None, stall: float = 30.0,
+             output: Path | None = None) -> Figure:
+    """Run `argv` to its end and take its time and peak RSS (its output into `output`, if
+    given). With `progress` (rows written so far), a run that writes nothing for `stall` s is
+    killed and timed up to its last progress."""
     started = time.monotonic()
-    process = subprocess.Popen(argv, cwd=REPOSITORY_ROOT, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with output.open("w") if output else nullcontext(subprocess.DEVNULL) as out:
+        process = subprocess.Popen(argv, cwd=REPOSITORY_ROOT, env={**os.environ, **(env or {})},
+                                   stdout=out, stderr=subprocess.DEVNULL)
     last_seen, last_moved, asked, stalled = -1, started, started, False
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG if progress else 0)
@@ -114,6 +119,15 @@ def schema_copy(source_url: str, target_url: str) -> None:
                     into.write(data)
 
 
+def _split(said: str, seconds: float) -> str:
+    """The import's own time (it prints it) and what verification added after it."""
+    found = re.search(r"imported in ([0-9.]+)s", said)
+    if found is None:
+        return ""
+    imported = float(found.group(1))
+    return f"- import {imported:.1f}s, then verify {seconds - imported:.1f}s (with process start)"
+
+
 def _fresh(server: EmbeddedPostgres, name: str) -> str:
     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -163,10 +177,11 @@ def run(tasks: int, seed: int, workdir: Path, superuser: bool = False) -> list[F
         python = sys.executable
         env = {"PYTHONPATH": str(REPOSITORY_ROOT)}
         importer = server.superuser_url("miyabi") if superuser else target
+        said = workdir / "import.out"
         figures = [_measure(f"miyabi import + verify ({'superuser' if superuser else 'owner'})", [
             python, "-m", "legacy", "import", importer, str(legacy), "--org-slug", "bench",
-            "--verify"], rows, env)]
-        print(figures[-1], flush=True)
+            "--verify"], rows, env, output=said)]
+        print(figures[-1], _split(said.read_text(), figures[-1].seconds), flush=True)
         if shutil.which("pgloader"):
             scratch = _fresh(server, "pgloader")
             # pgloader stalls on some dirty files (rows it cannot cast): it is timed up to its
@@ -220,6 +235,8 @@ def main() -> None:
         if other in named:
             print(f"miyabi / {named[other].name}: {ours.rows_per_second / named[other].rows_per_second:.2f} "
                   f"(target >= {target})")
+    if "floor" in named:
+        print(f"floor seconds / miyabi seconds: {named['floor'].seconds / ours.seconds:.2f} (target >= 0.5)")
     if "floor" in named and "raw COPY ceiling" in named:
         print(f"floor / raw COPY ceiling: "
               f"{named['floor'].rows_per_second / named['raw COPY ceiling'].rows_per_second:.2f} "

@@ -18,6 +18,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from db.actionable import UsageError
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+# The local server's default worker processes: one per CPU this process may use, at most this
+# many (each worker holds its own pool; ops/pipeline/local/connections.py keeps them in budget).
+MOST_DEFAULT_WEB_WORKERS = 4
+
+
+def default_web_workers() -> int:
+    """One worker per usable CPU, capped at MOST_DEFAULT_WEB_WORKERS."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, MOST_DEFAULT_WEB_WORKERS))
 
 
 class Settings(BaseSettings):
@@ -37,6 +46,9 @@ class Settings(BaseSettings):
                                  validation_alias="MIYABI_MIGRATIONS_DIR")
     pool_min_size: int = Field(1, ge=0, validation_alias="MIYABI_POOL_MIN_SIZE")
     pool_max_size: int = Field(10, ge=1, validation_alias="MIYABI_POOL_MAX_SIZE")
+    # Worker processes of the local stack's server, each with its own pool of pool_max_size.
+    web_workers: int = Field(default_factory=default_web_workers, ge=1, le=64,
+                             validation_alias="MIYABI_WEB_WORKERS")
     public_url: str = Field("http://127.0.0.1:8000", validation_alias="MIYABI_PUBLIC_URL")
     email_backend: str = Field("outbox", pattern="^(outbox|ses)$",
                                validation_alias="MIYABI_EMAIL_BACKEND")

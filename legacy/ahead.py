@@ -1,49 +1,41 @@
-"""Verification's source side of tasks and task_events, computed while the import inserts.
+"""Verification's source side computed while the import inserts.
 
 The source side of verification does not depend on the target: it is the file read afresh and
-normalised again. `import ... --verify` starts it when the import begins inserting into the
-target (a single-core phase of PostgreSQL) on two helper connections, so verification
-afterwards only reads the target back. A stand-alone `legacy.verify` computes it itself.
+normalised again (legacy.sources), and the file's SHA-256 computed again. `import ... --verify`
+starts it when the import begins inserting into the target (a single-core phase of
+PostgreSQL) on helper connections, so verification afterwards only reads the target back. A
+stand-alone `legacy.verify` computes it itself.
 """
 
 from __future__ import annotations
 
 import uuid
 from concurrent.futures import Future
-from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 
-from legacy import normalize, setwise
-from legacy.checksums import checksum
-from legacy.copy import NoProgress
+from legacy.checksums import Checksum, SourceSide
 from legacy.helpers import Helpers
-from legacy.ids import RowIds
-from legacy.plan import STEPS
+from legacy.plan import Step
 from legacy.report import Report
-from legacy.source import LegacySource
-from legacy.users import USERS_QUERY, plan_users, stored_resolver
-
-COLUMNS = {step.target: step.columns for step in STEPS}
-AGENTS = next(step for step in STEPS if step.source == "agents")
+from legacy.source import LegacySource, fingerprint
+from legacy.sources import ImportRecord, source_sides
 
 
 @dataclass
 class SourceSums:
-    """What verification needs from the source side: checksums and accounting, per table."""
+    """What verification needs from the source side: the file's fingerprint, a checksum per
+    target table, and the accounting of every row."""
 
-    sha256: str
     org_id: uuid.UUID
-    sums: dict[str, tuple[int, int]] = field(default_factory=dict)
+    sha256: str = ""
+    sums: dict[str, Checksum] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
 
 
-def _sum(conn: psycopg.Connection, target: str) -> tuple[int, int]:
-    found = checksum(conn, setwise.norm_query(target, COLUMNS[target]))
-    return found.rows, found.total
+def _kept(conn: psycopg.Connection, step: Step, side: SourceSide) -> tuple[str, Checksum]:
+    return step.target, side.checksum
 
 
 @dataclass
@@ -52,35 +44,24 @@ class Ahead:
 
     helpers: Helpers
     _found: SourceSums | None = None
-    _pending: dict[str, Future[tuple[int, int]]] = field(default_factory=dict)
+    _pending: Future[None] | None = None
 
-    def start(self, source: LegacySource, org_id: uuid.UUID, slug: str, resolved: dict[str, Any]) -> None:
-        found = self._found = SourceSums(source.sha256, org_id)
-        resolved = dict(resolved)
-        ids = RowIds(org_id)
+    def start(self, source: LegacySource, record: ImportRecord) -> None:
+        found = self._found = SourceSums(record.org_id)
 
-        def tasks(conn: psycopg.Connection, own: LegacySource) -> tuple[int, int]:
-            with closing(Report()) as scratch:  # users and agents are verified by verify()
-                plan = plan_users(own.rows(USERS_QUERY), slug, ids, stored_resolver(resolved), scratch)
-                ctx = normalize.Context(org_id, ids, plan, scratch, "keep", datetime.now(UTC))
-                for row in own.rows(AGENTS.query):  # agents: their ids, for tasks.agent_id
-                    normalize.agent(ctx, row)
-            plan.people = dict.fromkeys(plan.people)  # only who exists matters from here on
-            setwise.build_tasks(conn, own, ids, plan, ctx.agents, found.report, NoProgress())
-            return _sum(conn, "tasks")
-
-        def events(conn: psycopg.Connection, own: LegacySource) -> tuple[int, int]:
-            setwise.build_events(conn, own, ids, found.report, NoProgress(), alone=True)
-            return _sum(conn, "task_events")
-        self._pending = {"tasks": self.helpers.submit(org_id, source, tasks),
-                         "task_events": self.helpers.submit(org_id, source, events)}
+        def compute(conn: psycopg.Connection, own: LegacySource) -> None:
+            people, sides = source_sides(conn, own, self.helpers, record, found.report, _kept)
+            found.sums = {**people, **dict(s.result() if isinstance(s, Future) else s for s in sides)}
+            # Read again, not taken from the import: the file has not changed since it was opened.
+            found.sha256 = fingerprint(own.path)
+        self._pending = self.helpers.submit(record.org_id, source, compute)
 
     def result(self) -> SourceSums | None:
         """The sums, or None if they were not started or failed (verify then computes them)."""
-        if self._found is None:
+        if self._found is None or self._pending is None:
             return None
         try:
-            self._found.sums = {table: future.result() for table, future in self._pending.items()}
+            self._pending.result()
         except Exception:  # noqa: BLE001 - only a shortcut; verify() does the full work instead
             self._found.report.close()
             return None

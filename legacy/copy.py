@@ -45,8 +45,10 @@ def _json_dumper(indexes: list[int]):
 
 
 @contextmanager
-def copy_into(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> Iterator[psycopg.Copy]:
-    """A COPY FROM STDIN into `table` (`columns`), written to by the caller.
+def copy_into(conn: psycopg.Connection, table: str, columns: tuple[str, ...], *,
+              binary: bool = False) -> Iterator[psycopg.Copy]:
+    """A COPY FROM STDIN into `table` (`columns`), written to by the caller; `binary` for data
+    in PostgreSQL's binary COPY format (another connection's COPY TO of the same types).
 
     PostgreSQL refuses COPY FROM into a table whose row-level security applies to this role
     (every tenant table, for an owner that is no superuser, as on RDS): the rows then go into
@@ -58,8 +60,9 @@ def copy_into(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) ->
     if secured:
         conn.execute(sql.SQL("create temp table {} as select {} from {} limit 0").format(
             sql.Identifier(target), names, sql.Identifier(table)))
-    with conn.cursor() as cursor, cursor.copy(sql.SQL("copy {} ({}) from stdin").format(
-            sql.Identifier(target), names)) as copy:
+    options = sql.SQL(" (format binary)" if binary else "")
+    with conn.cursor() as cursor, cursor.copy(sql.SQL("copy {} ({}) from stdin{}").format(
+            sql.Identifier(target), names, options)) as copy:
         yield copy
     if secured:
         # A fresh temporary table is read back in the order it was written (no synchronized

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from types import TracebackType
 from typing import TypeVar
 
@@ -57,11 +57,13 @@ class Helpers:
             lookups.tenant(conn, org_id)
             yield conn
 
-    def submit(self, org_id: uuid.UUID, source: LegacySource,
-               work: Callable[[psycopg.Connection, LegacySource], T]) -> Future[T]:
-        """Run `work(conn, reader)` on a helper thread, connection and reader of `source`."""
+    def submit(self, org_id: uuid.UUID, source: LegacySource | None,
+               work: Callable[[psycopg.Connection, LegacySource | None], T]) -> Future[T]:
+        """Run `work(conn, reader)` on a helper thread, connection and reader of `source` (None
+        for work that reads only the database)."""
         def run() -> T:
-            with closing(source.reopen()) as own, self.connection(org_id) as conn:
+            with closing(source.reopen()) if source else nullcontext() as own, \
+                    self.connection(org_id) as conn:
                 return work(conn, own)
         return self._pool.submit(run)
 

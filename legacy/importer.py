@@ -30,6 +30,7 @@ from legacy.normalize import Context
 from legacy.plan import USER_COLUMNS
 from legacy.report import Report
 from legacy.source import LegacySource, open_source
+from legacy.sources import ImportRecord
 from legacy.strategies import STRATEGIES, Job
 from legacy.users import USERS_QUERY, Found, Resolver, UserPlan, plan_users
 
@@ -182,7 +183,8 @@ def _import(conn: psycopg.Connection, source: LegacySource, helpers: Helpers, or
     _write_people(conn, plan, org_id, progress)
     ctx = Context(org_id, ids, plan, report, sessions, now)
     # Verification's source side (if asked for) starts with the insert, PostgreSQL's one-core phase.
-    on_insert = (lambda: ahead.start(source, org_id, slug, resolved)) if ahead else None
+    record = ImportRecord(org_id, slug, resolved, sessions, now)
+    on_insert = (lambda: ahead.start(source, record)) if ahead else None
     job = Job(conn, source, ctx, helpers, progress, on_insert)
     for strategy in STRATEGIES:
         strategy.build(job)

@@ -6,13 +6,14 @@ normalisers (legacy.sqlexpr) into TEMP tables norm_tasks / norm_task_events (the
 columns plus a bitmask of the rules of legacy.rules that fixed a value), and accounted for
 with set queries: the report gets the same counts, fixes (with the first example ids) and
 quarantined rows as the row-by-row oracle (legacy.testing.oracle) gives. Import writes the
-norm tables into the target; verification builds them again from a fresh read of the file
-and compares checksums.
+norm tables into the target; verification normalises a fresh read of the file again and sums
+the checksum and accounting of those rows in one pass, without writing them.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import wait
@@ -24,7 +25,8 @@ from psycopg import sql
 
 from legacy import sqlexpr as x
 from legacy import values
-from legacy.copy import Progress, copy_into, copy_rows
+from legacy.checksums import Checksum, SourceSide, row_sum
+from legacy.copy import NoProgress, Progress, copy_into, copy_rows
 from legacy.errors import DanglingReference
 from legacy.helpers import Helpers
 from legacy.ids import RowIds
@@ -137,7 +139,7 @@ def _fix_mask(rules: tuple[Rule, ...]) -> str:
 
 
 def _tasks_sql(prefix: str, org: str) -> tuple[str, str]:
-    """(raw values with their fast forms into pre_tasks, pre_tasks into norm_tasks)."""
+    """(raw values with their fast forms into pre_tasks, the normalised rows of pre_tasks)."""
     s = TASKS
     stamps = [_stamp(s, c) for c in ("created_at", "updated_at", "completed_at")]
     result = _document(s, "result")
@@ -155,7 +157,6 @@ def _tasks_sql(prefix: str, org: str) -> tuple[str, str]:
              "left join user_map u on u.legacy = p.creator"]
     pre = f"create temp table pre_tasks on commit drop as select {', '.join(first)} from {s.name} s"
     return pre, f"""
-create temp table norm_tasks on commit drop as
 select pg_temp.row_id({prefix}, q.id) as id, {org}::uuid as organization_id,
   case when q.title_c = '' then '(untitled)' else left(q.title_c, 1000) end as title,
   case when char_length(q.title_c) > 1000 then q.title_c || coalesce(E'\\n\\n' || q.descr, '')
@@ -183,7 +184,6 @@ def _events_sql(prefix: str, org: str) -> tuple[str, str]:
     pre = (f"create temp table pre_task_events on commit drop as select {', '.join(first)} "
            f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()}")
     return pre, f"""
-create temp table norm_task_events on commit drop as
 select {org}::uuid as organization_id, pg_temp.row_id({prefix}, q.task_legacy) as task_id,
   case when q.name_c = '' then 'unknown' else q.name_c end as event, q.payload as payload,
   q.id as legacy_id, coalesce(q.created_at, 'epoch') as created_at,
@@ -196,15 +196,19 @@ from (select p.*, {stamp[1]}, {payload[1]}
 ORPHANS_WHERE = (f"where not exists (select 1 from {TASKS.name} t where t.id = {_task_of()})")
 
 
-def _account(conn: psycopg.Connection, report: Report, table: str, norm: str, read: int) -> None:
-    """The report's counts and fixes for `table`, as the row-by-row normalisers kept them."""
-    if not read:
-        return
-    aggregates = ", ".join(
+def _fixes(table: str) -> str:
+    """Aggregates over normalised rows: per rule, how many rows it fixed and the first ids."""
+    return ", ".join(
         f"count(*) filter (where fixes & {1 << i} <> 0), "
         f"(array_agg(legacy_id order by legacy_id) filter (where fixes & {1 << i} <> 0))"
         f"[1:{EXAMPLES_KEPT}]" for i in range(len(RULES[table])))
-    found = conn.execute(f"select count(*), {aggregates} from {norm}").fetchone()
+
+
+def _account(report: Report, table: str, read: int, found: tuple) -> None:
+    """The report's counts and fixes for `table`, as the row-by-row normalisers kept them, from
+    (rows normalised, *_fixes(table))."""
+    if not read:
+        return
     counts = report.table(table)
     counts["read"] += read
     counts["imported"] += found[0]
@@ -215,67 +219,96 @@ def _account(conn: psycopg.Connection, report: Report, table: str, norm: str, re
             report.fixes[table][rule.message] = {"count": count, "examples": list(examples)}
 
 
-def _orphans(conn: psycopg.Connection, report: Report) -> None:
-    """Events of no task, listed in the report (their rows go to legacy_quarantine in write)."""
-    reason = "its task does not exist"
+ORPHAN = "its task does not exist"
+
+
+def _orphans(conn: psycopg.Connection, org: str, report: Report) -> None:
+    """Events of no task, kept whole in orphan_events (the rows legacy_quarantine gets, in legacy
+    order) and listed in the report."""
+    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
+    conn.execute(f"create temp table orphan_events on commit drop as select s.id, {org}::uuid as "
+                 f"organization_id, 'task_events' as source_table, s.id::text as legacy_id, "
+                 f"'{ORPHAN}' as reason, jsonb_build_object('id', s.id, {row}) as row_data "
+                 f"from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
     with conn.cursor(name="orphan_events") as cursor:
-        cursor.execute(f"select s.id from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
+        cursor.execute("select id from orphan_events")
         while batch := cursor.fetchmany(FETCH):
-            report.rows.extend(("task_events", legacy_id, "quarantined", reason, None)
+            report.rows.extend(("task_events", legacy_id, "quarantined", ORPHAN, None)
                                for (legacy_id,) in batch)
 
 
-def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, report: Report) -> None:
+def _normalised(conn: psycopg.Connection, ids: RowIds, table: str) -> str:
+    """Fill pre_<table> (raw values and their fast forms) and the fallback tables; returns the
+    SELECT of the normalised rows (the target's columns and `fixes`)."""
     prefix = sql.Literal(ids.prefix("tasks")).as_string(conn)
     org = sql.Literal(str(ids.org_id)).as_string(conn)
     pre, norm = {"tasks": _tasks_sql, "task_events": _events_sql}[table](prefix, org)
     conn.execute(pre)
     _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
-    conn.execute(norm)
-    _account(conn, report, table, f"norm_{table}", read)
+    return norm
 
 
-def build_tasks(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
-                agents: dict[str, uuid.UUID], report: Report, progress: Progress) -> None:
-    """Stage, normalise (norm_tasks) and account for tasks."""
+def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, report: Report,
+               order: str = "") -> None:
+    """The import: the normalised rows into norm_<table> (in `order`), and their accounting."""
+    norm = _normalised(conn, ids, table)
+    conn.execute(f"create temp table norm_{table} on commit drop as {norm} {order}")
+    found = conn.execute(f"select count(*), {_fixes(table)} from norm_{table}").fetchone()
+    _account(report, table, read, found)
+
+
+def _source_side(conn: psycopg.Connection, ids: RowIds, table: str, columns: tuple[str, ...],
+                 read: int, report: Report) -> SourceSide:
+    """Verification: the checksum and accounting of the normalised rows in one pass over them,
+    without writing them anywhere."""
+    norm = _normalised(conn, ids, table)
+    # offset 0: not flattened, or each aggregate would compute `fixes` again from its rules.
+    found = conn.execute(f"select count(*), {row_sum(columns)}, {_fixes(table)} "
+                         f"from ({norm} offset 0) q").fetchone()
+    _account(report, table, read, (found[0], *found[2:]))
+    return SourceSide(Checksum(int(found[0]), int(found[1])), f"select {', '.join(columns)} from ({norm}) q")
+
+
+def _stage_tasks(conn: psycopg.Connection, source: LegacySource, plan: UserPlan,
+                 agents: dict[str, uuid.UUID], progress: Progress) -> int:
     read = stage(conn, source, TASKS, progress)
     _maps(conn, plan, agents)
-    _normalise(conn, ids, "tasks", read, report)
+    return read
 
 
-def build_events(conn: psycopg.Connection, source: LegacySource, ids: RowIds, report: Report,
-                 progress: Progress, *, alone: bool = False) -> None:
-    """Stage, normalise (norm_task_events) and account for task_events; `alone` on a connection
-    without build_tasks (verification runs both at once), which needs only the task ids."""
-    if alone:
-        stage_ids(conn, source, TASKS)
-        _fallback_tables(conn)
-    read = stage(conn, source, EVENTS, progress)
-    _normalise(conn, ids, "task_events", read, report)
-    _orphans(conn, report)
+def _stage_events(conn: psycopg.Connection, source: LegacySource, progress: Progress) -> int:
+    """task_events with the ids of tasks (all that events need of them) on a connection of its own."""
+    stage_ids(conn, source, TASKS)
+    _fallback_tables(conn)
+    return stage(conn, source, EVENTS, progress)
 
 
-def norm_query(target: str, columns: tuple[str, ...]) -> str:
-    """The normalised source side of `target`, in `columns` order (for verification)."""
-    return f"select {', '.join(columns)} from norm_{target}"
+def tasks_source(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
+                 agents: dict[str, uuid.UUID], columns: tuple[str, ...], report: Report) -> SourceSide:
+    """Verification's side of tasks: read from `source`, normalised and accounted for."""
+    read = _stage_tasks(conn, source, plan, agents, NoProgress())
+    return _source_side(conn, ids, "tasks", columns, read, report)
+
+
+def events_source(conn: psycopg.Connection, source: LegacySource, ids: RowIds,
+                  columns: tuple[str, ...], report: Report) -> SourceSide:
+    """Verification's side of task_events: read from `source`, normalised and accounted for."""
+    read = _stage_events(conn, source, NoProgress())
+    return _source_side(conn, ids, "task_events", columns, read, report)
 
 
 def _transfer(source: psycopg.Connection, target: psycopg.Connection, query: str, table: str,
               columns: tuple[str, ...]) -> None:
-    """Rows of `query` on one connection into `table` on another: COPY out, COPY in, as bytes."""
-    with source.cursor() as out_cursor, out_cursor.copy(f"copy ({query}) to stdout") as out, \
-            copy_into(target, table, columns) as into:
+    """Rows of `query` on one connection into `table` on another: COPY out, COPY in, as bytes in
+    the binary format (no values rendered as text and parsed again; the types are the same)."""
+    with source.cursor() as out_cursor, \
+            out_cursor.copy(f"copy ({query}) to stdout (format binary)") as out, \
+            copy_into(target, table, columns, binary=True) as into:
         for data in out:
             into.write(data)
 
 
 QUARANTINE_COLUMNS = ("organization_id", "source_table", "legacy_id", "reason", "row_data")
-
-
-def _quarantine_query(org: str) -> str:
-    row = ", ".join(f"'{c}', {x.typed_json(f's.{c}', kind(EVENTS, c))}" for c in EVENTS.columns)
-    return (f"select {org}::uuid, 'task_events', s.id::text, 'its task does not exist', "
-            f"jsonb_build_object('id', s.id, {row}) from {EVENTS.name} s {ORPHANS_WHERE} order by s.id")
 
 
 def _skip_row_checks(conn: psycopg.Connection) -> bool:
@@ -315,8 +348,7 @@ def _check_references(conn: psycopg.Connection, org_id: uuid.UUID) -> None:
 
 # The API reads a task's events by id, so ids must follow legacy order within a task; rows sorted
 # by (task, legacy id) keep that and fill the (organization, task) index in order, not at random.
-READY_EVENTS = (f"create temp table ready_events on commit drop as select {', '.join(EVENT_COLUMNS)} "
-                "from norm_task_events order by task_id, legacy_id")
+EVENTS_ORDER = "order by task_id, legacy_id"
 
 
 def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, plan: UserPlan,
@@ -324,15 +356,28 @@ def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, pla
                 on_insert: Callable[[], None] | None = None) -> None:
     """tasks staged, normalised and inserted on `conn` (the import's transaction) while a helper
     connection stages and normalises task_events on a second core; its rows and quarantined
-    orphans are then copied over into `conn`. The helper writes nothing that outlives it."""
-    part = Report()
+    orphans are then copied over into `conn`. The helper writes nothing that outlives it. It
+    starts reading once tasks are staged: readers of one file take turns, and the import's own
+    connection waits for tasks, not for events."""
+    part, tasks_read, abandoned = Report(), threading.Event(), threading.Event()
     with helpers.connection(ids.org_id) as helper, closing(source.reopen()) as own:
         def events() -> None:
-            build_events(helper, own, ids, part, progress, alone=True)
-            helper.execute(READY_EVENTS)
+            tasks_read.wait()
+            if abandoned.is_set():
+                return
+            read = _stage_events(helper, own, progress)
+            _normalise(helper, ids, "task_events", read, part, EVENTS_ORDER)
+            _orphans(helper, sql.Literal(str(ids.org_id)).as_string(helper), part)
         pending = helpers.run(events)
         try:
-            build_tasks(conn, source, ids, plan, agents, report, progress)
+            try:
+                read = _stage_tasks(conn, source, plan, agents, progress)
+            except BaseException:
+                abandoned.set()
+                raise
+            finally:
+                tasks_read.set()
+            _normalise(conn, ids, "tasks", read, report)
             if on_insert:
                 on_insert()
             checked_here = _skip_row_checks(conn)
@@ -342,9 +387,10 @@ def import_both(conn: psycopg.Connection, source: LegacySource, ids: RowIds, pla
             wait([pending])  # the helper's connection outlives the work on it, even on failure
         pending.result()
         report.take(part, "task_events", with_rows=True)
-        _transfer(helper, conn, "select * from ready_events", "task_events", EVENT_COLUMNS)
+        _transfer(helper, conn, f"select {', '.join(EVENT_COLUMNS)} from norm_task_events",
+                  "task_events", EVENT_COLUMNS)
         if checked_here:
             _check_references(conn, ids.org_id)
-        _transfer(helper, conn, _quarantine_query(sql.Literal(str(ids.org_id)).as_string(conn)),
+        _transfer(helper, conn, f"select {', '.join(QUARANTINE_COLUMNS)} from orphan_events",
                   "legacy_quarantine", QUARANTINE_COLUMNS)
     part.close()

@@ -44,7 +44,10 @@ class Staged:
         # Quoted CSV fields keep tabs, newlines and backslashes; an unquoted empty field is NULL.
         fields = " || ',' || ".join(f"""coalesce('"' || replace({c}, '"', '""') || '"', '')"""
                                     for c in self.columns)
-        kinds = " || ".join(f"substr(typeof({c}), 1, 1)" for c in self.columns)
+        # One printf for all the letters: a substr and a concatenation per column cost a
+        # quarter of the read.
+        kinds = (f"printf('{'%.1s' * len(self.columns)}', "
+                 f"{', '.join(f'typeof({c})' for c in self.columns)})")
         where = "" if first else "where id > ?"
         return (f"select group_concat(line, char(10)), count(*), max(id) from ("
                 f"select id, id || ',' || {fields} || ',' || {kinds} as line "

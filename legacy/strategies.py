@@ -5,8 +5,11 @@ the strategies of legacy.plan in order and know nothing of any one table.
   COPYed into the target; verification normalises it again into a temporary twin.
 - SetWise: tasks and task_events, which hold almost every row, staged and normalised inside
   PostgreSQL (legacy.setwise), task_events on a helper connection while the main one does
-  tasks; verification builds the normalised tables again (or takes the sums computed during
-  the import, legacy.ahead) and compares checksums.
+  tasks; verification normalises a fresh read of them again and sums it in one pass.
+
+Verification (legacy.sources) hands each table's source side to a function of its choosing on
+the connection that holds it: compare it with the target there (legacy.verify), or keep only
+its checksum (legacy.ahead, during the import).
 """
 
 from __future__ import annotations
@@ -14,20 +17,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import psycopg
 
 from legacy import setwise
-from legacy.ahead import SourceSums
-from legacy.checksums import Checksum, TableCheck, checksum, differing, twin_checksum
+from legacy.checksums import SourceSide, twin_checksum
 from legacy.copy import NoProgress, Progress, copy_rows, normalised
 from legacy.helpers import Helpers
 from legacy.normalize import Context
 from legacy.plan import STEPS, Step
 from legacy.source import LegacySource
 
-Check = TableCheck | Future[TableCheck]
+T = TypeVar("T")
+# What verification does with a table's source side, on the connection that holds its rows.
+Then = Callable[[psycopg.Connection, Step, SourceSide], T]
 
 
 @dataclass
@@ -40,23 +44,14 @@ class Job:
     helpers: Helpers
     progress: Progress = NoProgress()  # noqa: RUF009 - stateless
     on_insert: Callable[[], None] | None = None  # the import: called as it starts inserting
-    sums: SourceSums | None = None  # verification: the source side computed during the import
 
 
 class Strategy(Protocol):
     def build(self, job: Job) -> None:
         """The import: normalise the table(s), account for every row and write the target."""
 
-    def checksum(self, job: Job) -> list[Check]:
-        """Verification: normalise and account again, and compare checksums with the target."""
-
-
-def _compared(conn: psycopg.Connection, step: Step, source: Checksum, twin: str, job: Job) -> TableCheck:
-    org_id = job.ctx.org_id
-    check = TableCheck(step.target, source, checksum(conn, step.readback, org_id))
-    if not check.ok:
-        check.differing = differing(conn, step.key, twin, step.readback, org_id)
-    return check
+    def sources(self, job: Job, then: Then[T]) -> list[T | Future[T]]:
+        """Verification: normalise and account again, and give each table's side to `then`."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +64,11 @@ class RowWise:
         copy_rows(job.conn, step.target, step.columns, normalised(
             job.source.rows(step.query), step.normalise, job.ctx, job.progress, step.source))
 
-    def checksum(self, job: Job) -> list[Check]:
+    def sources(self, job: Job, then: Then[T]) -> list[T | Future[T]]:
         step, normalise = self.step, self.step.normalise
         rows = (out for row in job.source.rows(step.query) if (out := normalise(job.ctx, row)) is not None)
-        source = twin_checksum(job.conn, step.target, step.columns, rows, job.ctx.org_id)
-        return [_compared(job.conn, step, source, f"table verify_{step.target}", job)]
+        found = twin_checksum(job.conn, step.target, step.columns, rows, job.ctx.org_id)
+        return [then(job.conn, step, SourceSide(found, f"table verify_{step.target}"))]
 
 
 @dataclass(frozen=True)
@@ -86,34 +81,17 @@ class SetWise:
         setwise.import_both(job.conn, job.source, ctx.ids, ctx.users, ctx.agents, ctx.report,
                             job.progress, job.helpers, job.on_insert)
 
-    def checksum(self, job: Job) -> list[Check]:
-        if job.sums is not None:
-            return [self._target_only(job, step, job.sums) for step in (self.tasks, self.events)]
+    def sources(self, job: Job, then: Then[T]) -> list[T | Future[T]]:
         ctx = job.ctx
 
-        def events(conn: psycopg.Connection, own: LegacySource) -> TableCheck:
-            setwise.build_events(conn, own, ctx.ids, ctx.report, NoProgress(), alone=True)
-            return self._normalised(conn, self.events, job)
+        def events(conn: psycopg.Connection, own: LegacySource) -> T:
+            return then(conn, self.events, setwise.events_source(conn, own, ctx.ids, self.events.columns,
+                                                                 ctx.report))
         # task_events on a helper connection: PostgreSQL normalises it on a second core.
         pending = job.helpers.submit(ctx.org_id, job.source, events)
-        setwise.build_tasks(job.conn, job.source, ctx.ids, ctx.users, ctx.agents, ctx.report, NoProgress())
-        return [self._normalised(job.conn, self.tasks, job), pending]
-
-    @staticmethod
-    def _normalised(conn: psycopg.Connection, step: Step, job: Job) -> TableCheck:
-        twin = setwise.norm_query(step.target, step.columns)
-        return _compared(conn, step, checksum(conn, twin, job.ctx.org_id), twin, job)
-
-    @staticmethod
-    def _target_only(job: Job, step: Step, sums: SourceSums) -> Future[TableCheck]:
-        """A table whose source side the import computed: its accounting is taken over and only
-        the target is read back (on a helper)."""
-        job.ctx.report.take(sums.report, step.source)
-        source = Checksum(*sums.sums[step.target])
-
-        def target(conn: psycopg.Connection, own: LegacySource) -> TableCheck:
-            return TableCheck(step.target, source, checksum(conn, step.readback, job.ctx.org_id))
-        return job.helpers.submit(job.ctx.org_id, job.source, target)
+        side = setwise.tasks_source(job.conn, job.source, ctx.ids, ctx.users, ctx.agents,
+                                    self.tasks.columns, ctx.report)
+        return [then(job.conn, self.tasks, side), pending]
 
 
 def _strategies() -> tuple[Strategy, ...]:

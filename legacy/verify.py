@@ -5,9 +5,10 @@ report still explains every row."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,18 @@ import psycopg
 from db.local import connect
 from legacy import lookups
 from legacy.ahead import Ahead, SourceSums
-from legacy.checksums import TableCheck, checksum, twin_checksum
-from legacy.copy import copy_rows
+from legacy.checksums import SourceSide, TableCheck, checksum, differing
 from legacy.errors import NoSuchImport, VerificationFailed
 from legacy.helpers import Helpers, own_helpers, prepare
-from legacy.ids import RowIds
-from legacy.normalize import Context
-from legacy.plan import USER_COLUMNS
+from legacy.plan import STEPS, Step
 from legacy.report import Report
+from legacy.setwise import SETWISE
 from legacy.source import open_source
-from legacy.strategies import STRATEGIES, Job
-from legacy.users import USERS_QUERY, UserPlan, plan_users, stored_resolver
+from legacy.sources import PEOPLE, READBACKS, ImportRecord, source_sides
+
+NOT_THE_FILE = "the file is not the one imported (its SHA-256 differs)"
+# Read back on helpers, in parallel: they hold almost every row.
+LARGE = frozenset(step.target for step in STEPS if step.source in SETWISE)
 
 
 @dataclass
@@ -54,36 +56,34 @@ def load_record(conn: psycopg.Connection, slug: str, *,
     return org_id, document
 
 
-def _people_checks(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) -> list[TableCheck]:
-    users = twin_checksum(conn, "users", USER_COLUMNS, (
-        (plan.ids.of("users", p.legacy_id), p.email, p.name, p.password_hash, p.telegram_id,
-         p.is_active, p.legacy_id, p.created_at, p.created_at) for p in plan.created()), org_id)
-    users_back = checksum(conn, f"select {', '.join(USER_COLUMNS)} from users where id in "
-                          "(select user_id from legacy_import_users where organization_id = %(org)s)",
-                          org_id)
-    conn.execute("create temp table verify_roles (user_id uuid, name text) on commit drop")
-    copy_rows(conn, "verify_roles", ("user_id", "name"),
-              ((plan.user_id(p.legacy_id), p.role) for p in plan.members()))
-    roles = checksum(conn, "select * from verify_roles", org_id)
-    roles_back = checksum(conn, "select mr.user_id, r.name from member_roles mr join roles r "
-                          "on r.id = mr.role_id where mr.organization_id = %(org)s", org_id)
-    return [TableCheck("users", users, users_back), TableCheck("member_roles", roles, roles_back)]
-
-
 def verify(url: str, path: Path, slug: str, ahead: Ahead | None = None,
            helpers: Helpers | None = None) -> Verification:
     """Compare the legacy file at `path` with what its import into `slug` wrote; `ahead` is the
-    source side of tasks and task_events if the import had it computed (legacy.ahead). When
-    those early sums disagree, everything is computed again to name the differing rows."""
+    source side if the import had it computed (legacy.ahead), and then only the target is read
+    back. When those early sums disagree, everything is computed again to name the differing
+    rows."""
     sums = ahead.result() if ahead is not None else None
     with own_helpers(url, helpers) as executor:
-        result = _verify(url, Path(path), slug, sums, executor)
-        if sums is not None and not result.ok:
-            result = _verify(url, Path(path), slug, None, executor)
-    return result
+        if sums is not None:
+            try:
+                result = _verify_target(url, slug, sums, executor)
+            finally:
+                sums.report.close()
+            if result.ok:
+                return result
+        return _verify(url, Path(path), slug, executor)
 
 
-def _verify(url: str, path: Path, slug: str, sums: SourceSums | None, helpers: Helpers) -> Verification:
+def _compare(org_id: uuid.UUID) -> Callable[[psycopg.Connection, Step, SourceSide], TableCheck]:
+    def compare(conn: psycopg.Connection, step: Step, side: SourceSide) -> TableCheck:
+        check = TableCheck(step.target, side.checksum, checksum(conn, step.readback, org_id))
+        if not check.ok:
+            check.differing = differing(conn, step.key, side.rows, step.readback, org_id)
+        return check
+    return compare
+
+
+def _verify(url: str, path: Path, slug: str, helpers: Helpers) -> Verification:
     source = open_source(path)
     result, report = Verification(), Report()
     try:
@@ -91,26 +91,35 @@ def _verify(url: str, path: Path, slug: str, sums: SourceSums | None, helpers: H
             org_id, document = load_record(conn, slug, with_rows=False)
             prepare(conn)
             if document["source"]["sha256"] != source.sha256:
-                result.problems.append("the file is not the one imported (its SHA-256 differs)")
+                result.problems.append(NOT_THE_FILE)
                 return result
-            ids = RowIds(org_id)
-            plan = plan_users(source.rows(USERS_QUERY), slug, ids,
-                              stored_resolver(document.get("resolved", {})), report)
-            result.checks += _people_checks(conn, plan, org_id)
-            plan.people = dict.fromkeys(plan.people)  # checked; only who exists matters now
-            ctx = Context(org_id, ids, plan, report, document["sessions"],
-                          datetime.fromisoformat(document["reference_time"]))
-            if sums is not None and (sums.sha256, sums.org_id) != (source.sha256, org_id):
-                sums = None
-            job = Job(conn, source, ctx, helpers, sums=sums)
-            checks = [check for strategy in STRATEGIES for check in strategy.checksum(job)]
+            people, checks = source_sides(conn, source, helpers, ImportRecord.of(org_id, slug, document),
+                                          report, _compare(org_id))
+            result.checks += [TableCheck(table, side, checksum(conn, PEOPLE[table], org_id))
+                              for table, side in people.items()]
             result.checks += [c.result() if isinstance(c, Future) else c for c in checks]
             result.problems += _accounting_problems(conn, org_id, report, document)
     finally:
         report.close()
         source.close()
-        if sums is not None:
-            sums.report.close()
+    return result
+
+
+def _verify_target(url: str, slug: str, sums: SourceSums, helpers: Helpers) -> Verification:
+    """The target read back and compared with the source side computed during the import."""
+    result = Verification()
+    with connect(url) as conn, conn.transaction():
+        org_id, document = load_record(conn, slug, with_rows=False)
+        if (document["source"]["sha256"], org_id) != (sums.sha256, sums.org_id):
+            result.problems.append(NOT_THE_FILE)
+            return result
+
+        def read_back(table: str, conn: psycopg.Connection, _: object = None) -> TableCheck:
+            return TableCheck(table, sums.sums[table], checksum(conn, READBACKS[table], org_id))
+        checks = [helpers.submit(org_id, None, partial(read_back, table)) if table in LARGE
+                  else read_back(table, conn) for table in sums.sums]
+        result.checks += [c.result() if isinstance(c, Future) else c for c in checks]
+        result.problems += _accounting_problems(conn, org_id, sums.report, document)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from ops.verify.outbox import token_for
 
 LOCUSTFILE = REPOSITORY_ROOT / "loadtests" / "locustfile.py"
 CAPACITY_START_USERS = 50  # `invoke benchmark --capacity` without --users: 50, 75, 112, 169, ...
+LOGIN = "/api/auth/login"  # the locustfile's name for a user's login (its on_start)
 
 
 def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
@@ -77,7 +79,8 @@ def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: i
             reset_stats: bool = False) -> tuple[dict, int]:
     """One headless locust run of `users` into `folder`: its summary and exit code.
 
-    `reset_stats` counts only what follows the ramp-up (its logins excluded).
+    `reset_stats` counts only what follows the ramp-up, and no login: the last users' logins
+    may still be running when the ramp-up ends.
     """
     bench = target.settings
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,7 +93,8 @@ def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: i
     env = {**target.env, "MIYABI_BENCH_ACCOUNTS": str(accounts),
            "MIYABI_BENCH_SUMMARY": str(folder / "summary.json"),
            "MIYABI_BENCH_P95_MS": str(bench.bench_p95_ms), "MIYABI_BENCH_P99_MS": str(bench.bench_p99_ms),
-           "MIYABI_BENCH_MAX_FAILURES": str(bench.bench_max_failures)}
+           "MIYABI_BENCH_MAX_FAILURES": str(bench.bench_max_failures),
+           **({"MIYABI_BENCH_EXCLUDE": LOGIN} if reset_stats else {})}
     progress(f"locust: {users} users for {duration} on {target.url}")
     with open(folder / "locust.log", "w") as log:
         result = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
@@ -124,6 +128,7 @@ class Step:
     p99_ms: float
     failures: int
     misses: tuple[str, ...]
+    locust_processes: int = 0  # locust's --processes for this step (0: one process)
 
     @property
     def held(self) -> bool:
@@ -131,10 +136,10 @@ class Step:
         return not self.misses
 
     @classmethod
-    def of(cls, users: int, summary: dict) -> Step:
+    def of(cls, users: int, summary: dict, locust_processes: int = 0) -> Step:
         return cls(users=users, rps=float(summary["rps"]), p95_ms=float(summary["p95_ms"]),
                    p99_ms=float(summary["p99_ms"]), failures=int(summary["failures"]),
-                   misses=tuple(summary["misses"]))
+                   misses=tuple(summary["misses"]), locust_processes=locust_processes)
 
 
 def user_steps(start: int, factor: float, most: int) -> list[int]:
@@ -144,6 +149,21 @@ def user_steps(start: int, factor: float, most: int) -> list[int]:
         steps.append(users)
         users = max(users + 1, round(users * factor))
     return steps
+
+
+def unlimited_by_locust(run: Callable[[int], dict], processes: int, most: int,
+                        progress: Progress = print) -> tuple[dict, int]:
+    """Run locust with `processes`; again with more while its own CPU limited it and `most` allows.
+
+    Locust warns when its CPU passes 90 % of a core: then it, not the stack, may have capped the
+    load. The last run's summary and the `--processes` it used (0: one process).
+    """
+    summary = run(processes)
+    while summary.get("locust_cpu_high") and max(processes, 1) < most:
+        processes = min(most, max(2, processes * 2))
+        progress(f"locust's own CPU passed 90 %: measuring again with --processes {processes}")
+        summary = run(processes)
+    return summary, processes
 
 
 def step_until_broken(users: list[int], measure: Callable[[int], Step],
@@ -159,6 +179,7 @@ def step_until_broken(users: list[int], measure: Callable[[int], Step],
         steps.append(step)
         progress(f"{count} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
                  f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
+                 + (f" (locust --processes {step.locust_processes})" if step.locust_processes else "")
                  + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
         if not step.held:
             break
@@ -200,17 +221,25 @@ def run_capacity(target: Target, workers: int = 0, duration: str = "", start: in
     Each step is a whole locust run of `duration` (default 30s) with the same accounts, ramped
     up within about 10 s and measured after the ramp (`--reset-stats`: the steady mix, without the
     step's logins); the report folder gets each step's reports, capacity.json and capacity.png.
+    A step whose locust ran out of CPU is measured again with more locust processes (up to one
+    per CPU), and the steps after it keep them.
     """
     bench = target.settings
     duration = duration or "30s"
     folder = _folder(target)
     accounts = _accounts(target, folder)
+    processes = workers
 
     def measure(users: int) -> Step:
-        summary, _ = _locust(target, accounts, folder / f"users-{users:05d}", users, workers,
-                             duration, progress, spawn_rate=max(bench.bench_spawn_rate, users / 10),
-                             reset_stats=True)
-        return Step.of(users, summary)
+        nonlocal processes
+
+        def run(count: int) -> dict:
+            name = f"users-{users:05d}" + (f"-p{count}" if count else "")
+            return _locust(target, accounts, folder / name, users, count, duration, progress,
+                           spawn_rate=max(bench.bench_spawn_rate, users / 10), reset_stats=True)[0]
+
+        summary, processes = unlimited_by_locust(run, processes, os.cpu_count() or 1, progress)
+        return Step.of(users, summary, processes)
 
     steps, best = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
                                     progress)

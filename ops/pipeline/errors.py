@@ -81,6 +81,17 @@ class ServerFailed(PipelineError):
         super().__init__(f"Release {release} did not become ready: {reason} (log: {log}).")
 
 
+class ConnectionBudgetExceeded(PipelineError):
+    def __init__(self, workers: int, pool_max_size: int, needed: int, allowed: int,
+                 max_connections: int) -> None:
+        self.needed, self.allowed = needed, allowed
+        super().__init__(
+            f"MIYABI_WEB_WORKERS={workers} workers with MIYABI_POOL_MAX_SIZE={pool_max_size} may hold "
+            f"{needed} database connections while releases swap, but the database allows the API "
+            f"{allowed} of its max_connections {max_connections}; lower MIYABI_WEB_WORKERS or "
+            "MIYABI_POOL_MAX_SIZE.")
+
+
 class VerifyFailed(PipelineError):
     def __init__(self, base_url: str, failures: list[str]) -> None:
         self.base_url, self.failures = base_url, failures

@@ -94,7 +94,8 @@ def verify(c: Context, stack: str = LOCAL, url: str | None = None, json: bool = 
 
 
 @task(help={"stack": STACK, "users": "simulated users (default from MIYABI_BENCH_USERS, 100)",
-            "workers": "locust worker processes (locust's distributed mode); 0 runs in one process",
+            "workers": "locust worker processes (locust's --processes); 0 runs in one process, and "
+                       "--capacity adds processes when locust's own CPU passes 90 %",
             "duration": "how long to run, e.g. 60s or 2m (default MIYABI_BENCH_DURATION; "
                         "each step of --capacity: 30s)",
             "capacity": "step the users up (from --users or 50, x1.5 a step) until p95/p99/failures break; "

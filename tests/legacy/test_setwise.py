@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from legacy import verify as verify_module
 from legacy.ahead import Ahead
 from legacy.checksums import checksum, twin_checksum
 from legacy.helpers import Helpers
@@ -33,7 +34,11 @@ STAMPS = (" 2021-03-04 05:06:07 ", "20210304", 20210304, "2021-03-04T05:06:07+09
           "2021-W09-4", "1614834367.5", 1614834367.25, b"2021-03-04", "2021-03-04T24:00:00",
           "2021-02-30", "2021-03-04T05:06:07.1234567", "+1614834367", "99999999999999", "  ",
           "", "2021-03-04\x0005:06:07", "20210304123", "2021-03-04T05:06:07-23:59", -5,
-          "1614834367", "2021-03-04 05:06:07.5+09:00", "9999-12-31T23:59:59", 10**13)
+          "1614834367", "2021-03-04 05:06:07.5+09:00", "9999-12-31T23:59:59", 10**13,
+          # Epoch text at the edges of what is read as a number: signs, 12 and 13 digits, digits
+          # that are not ASCII, a '-' where ISO has it.
+          "+", "-0", "123456789012", "1234567890123", "+123456789012", "+1234567890123", "0001234",
+          "١٢٣٤", "1234-5678", "--12")
 DOCUMENTS = ('{"a": "x\\u0000y"}', '{"s": "\\ud800"}', '{"b": "\\b"}', "NaN", b'{"blob": 1}',
              '{"n": 1}\x00', "\x00", '  {"pad": true}  ', "[1, 2", "17", 17, 1.5, "",
              '{"e": "\\u00e9", "c": "\\u0007"}', '"\\u0000"', "{\"k\x01\": 1}")
@@ -122,10 +127,29 @@ def test_verification_source_side_computed_during_the_import(database, dirty_fil
         ahead = Ahead(helpers)
         document = run_import(database.admin_url, dirty_file.path, ahead=ahead).document
         sums = ahead.result()
-        assert sums.sums["tasks"][0] == document["tables"]["tasks"]["imported"]
-        assert sums.sums["task_events"][0] == document["tables"]["task_events"]["imported"]
+        for table in ("users", "agents", "tasks", "task_events", "api_keys", "telegram_chats"):
+            assert sums.sums[table].rows == document["tables"][table]["imported"], table
+        assert sums.report.tables == document["tables"]
+        # The same source side as a stand-alone verification computes, for every table.
+        alone = verify(database.admin_url, dirty_file.path, "acme")
+        assert alone.ok
+        assert {c.table: (c.source.rows, c.source.total) for c in alone.checks} == {
+            table: (found.rows, found.total) for table, found in sums.sums.items()}
         with in_org(database.admin_url, dirty_file.path) as conn:
             conn.execute("update tasks set title = title || '!' where legacy_id = 1")
         # The early sums are compared with the target as it is now; a difference is named in full.
         result = verify(database.admin_url, dirty_file.path, "acme", ahead)
     assert [(c.table, c.differing) for c in result.checks if not c.ok] == [("tasks", ["1"])]
+
+
+def test_with_early_sums_verification_only_reads_the_target(database, dirty_file, monkeypatch):
+    with Helpers(database.admin_url) as helpers:
+        ahead = Ahead(helpers)
+        run_import(database.admin_url, dirty_file.path, ahead=ahead)
+
+        def not_again(path):  # noqa: ANN001, ANN202
+            raise AssertionError("the file was read again after the import")
+        monkeypatch.setattr(verify_module, "open_source", not_again)
+        result = verify(database.admin_url, dirty_file.path, "acme", ahead)
+    assert result.ok and not result.problems
+    assert [c.table for c in result.checks] == ["users", "member_roles", *(step.target for step in STEPS)]

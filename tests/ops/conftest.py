@@ -94,7 +94,8 @@ def stack_env(pg_server: EmbeddedPostgres, migrated_template: str) -> Iterator[d
     env = {"MIYABI_HOME": str(home), "MIYABI_PORT": str(free_port()),
            "DATABASE_URL": pg_server.url(name),
            "MIYABI_APP_DATABASE_URL": pg_server.url(name, user=APP_ROLE, password=APP_PASSWORD),
-           "MIYABI_JWT_SECRET": "test-secret-" + "x" * 32, "PATH": "/usr/bin:/bin"}
+           "MIYABI_JWT_SECRET": "test-secret-" + "x" * 32, "PATH": "/usr/bin:/bin",
+           "MIYABI_WEB_WORKERS": "2"}
     yield env
     LocalTarget(env).server.stop()
     drop_database(pg_server, name)

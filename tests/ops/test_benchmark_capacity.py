@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops.pipeline.benchmark import Step, plot_capacity, step_until_broken, user_steps
+from ops.pipeline.benchmark import (
+    Step,
+    plot_capacity,
+    step_until_broken,
+    unlimited_by_locust,
+    user_steps,
+)
 
 
 def step(users: int, rps: float, p95: float = 50, misses: tuple[str, ...] = ()) -> Step:
@@ -49,6 +55,7 @@ def test_every_step_holding_measures_them_all() -> None:
 def test_a_step_reads_locusts_summary() -> None:
     summary = {"rps": 301.5, "p95_ms": 120, "p99_ms": 410, "failures": 0, "misses": []}
     assert Step.of(400, summary) == Step(400, 301.5, 120.0, 410.0, 0, ())
+    assert Step.of(400, summary, 2).locust_processes == 2
     assert Step.of(400, summary).held
     assert not Step.of(400, summary | {"misses": ["p99 510 ms > 500 ms"]}).held
 
@@ -57,3 +64,27 @@ def test_the_plot_is_a_png(tmp_path: Path) -> None:
     steps = [step(100, 80), step(150, 120), step(225, 130, p95=250, misses=("p95",))]
     path = plot_capacity(steps, steps[1], 200, tmp_path / "capacity.png")
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_run_limited_by_locusts_own_cpu_is_measured_again_with_more_processes() -> None:
+    runs: list[int] = []
+
+    def run(processes: int) -> dict:
+        runs.append(processes)
+        return {"rps": 100 * (processes or 1), "locust_cpu_high": processes < 4}
+
+    summary, processes = unlimited_by_locust(run, 0, 8, progress=lambda _: None)
+    assert runs == [0, 2, 4] and processes == 4 and summary["rps"] == 400
+
+
+def test_locust_gets_no_more_processes_than_cpus_nor_any_when_it_kept_up() -> None:
+    runs: list[int] = []
+
+    def busy(processes: int) -> dict:
+        runs.append(processes)
+        return {"locust_cpu_high": True}
+
+    assert unlimited_by_locust(busy, 0, 2, progress=lambda _: None)[1] == 2 and runs == [0, 2]
+    assert unlimited_by_locust(busy, 0, 1, progress=lambda _: None)[1] == 0
+    assert unlimited_by_locust(lambda p: {"locust_cpu_high": False}, 3, 8,
+                               progress=lambda _: None)[1] == 3

@@ -1,11 +1,13 @@
 """The background API server of the local stack: start a release, check it, swap, stop.
 
 What keeps the port serving: one listening socket, created once and then passed from
-each server process to the next (SCM_RIGHTS over a Unix socket in the state folder). The
-new release accepts on the very socket the old one accepts on; the old one is stopped
-only after the new one answers ready on its private port, and its graceful shutdown
-closes only its own descriptor. No moment exists when nothing listens, and no connection
-queued on the socket is lost (SO_REUSEPORT would drop the old listener's queue).
+each release's server to the next (SCM_RIGHTS over a Unix socket in the state folder). A
+release's server is a supervisor and its worker processes (serve.py), all in one process
+group; every worker accepts on that one socket. The new release's workers accept on the very
+socket the old ones accept on; the old release is stopped only after every new worker answers
+ready on its private port, and each old worker's graceful shutdown closes only its own
+descriptor. No moment exists when nothing listens, and no connection queued on the socket is
+lost (SO_REUSEPORT would drop the old listener's queue).
 """
 
 from __future__ import annotations
@@ -30,30 +32,58 @@ _children: list[subprocess.Popen] = []
 
 
 @dataclass(frozen=True)
+class Worker:
+    """One worker process of a release's server and its private readiness port."""
+
+    pid: int
+    private_port: int
+
+
+@dataclass(frozen=True)
 class Running:
-    """A server process of one release."""
+    """The server of one release: its supervisor's pid and its workers."""
 
     release: str
     pid: int
-    private_port: int
+    workers: tuple[Worker, ...]
+
+    @classmethod
+    def of(cls, release: str, state: dict) -> Running:
+        return cls(release, state["pid"], tuple(Worker(w["pid"], w["private_port"])
+                                                for w in state.get("workers", [])))
+
+
+def _stat(pid: int) -> list[str]:
+    # The fields after the command's name: state, ppid, process group, ...
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def alive(pid: int) -> bool:
     """Whether `pid` runs and is one of our servers (not a recycled pid)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = _stat(pid)[0]
     except OSError:
         return False
     return b"serve.py" in cmdline and state != "Z"
 
 
+def group(pgid: int) -> list[int]:
+    """The live server processes of process group `pgid` (a supervisor and its workers)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.name.isdigit() and int(_stat(int(entry.name))[2]) == pgid and alive(int(entry.name)):
+                members.append(int(entry.name))
+    return members
+
+
 class Server:
     """The server processes of the local stack, tracked by files under `run/`."""
 
-    def __init__(self, home: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, port: int, env: dict[str, str], workers: int = 1) -> None:
         self.run_dir, self.log_dir = home / "run", home / "logs"
-        self.port, self.env = port, env
+        self.port, self.env, self.workers = port, env, workers
 
     @property
     def url(self) -> str:
@@ -65,14 +95,14 @@ class Server:
         for path in sorted(self.run_dir.glob("*.json")) if self.run_dir.exists() else []:
             state = json.loads(path.read_text() or "{}")
             if state.get("pid") and alive(state["pid"]):
-                found.append(Running(path.stem, state["pid"], state.get("private_port", 0)))
+                found.append(Running.of(path.stem, state))
             else:
                 path.unlink(missing_ok=True)
                 (self.run_dir / f"{path.stem}.sock").unlink(missing_ok=True)
         return found
 
     def start(self, release: Release, gate: str = "ready", timeout: float = 60) -> Running:
-        """Start `release` on the shared socket and wait until it answers `gate` (ready|live)."""
+        """Start `release` on the shared socket; wait until every worker answers `gate` (ready|live)."""
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         public = self._public_socket()
@@ -82,7 +112,8 @@ class Server:
         with open(log, "ab") as output, public:
             process = subprocess.Popen(
                 [sys.executable, str(release.path / "serve.py"), "--fd", str(public.fileno()),
-                 "--state", str(state), "--handoff", str(self.run_dir / f"{release.id}.sock")],
+                 "--state", str(state), "--handoff", str(self.run_dir / f"{release.id}.sock"),
+                 "--workers", str(self.workers)],
                 cwd=release.path, env=self._env(release),
                 pass_fds=[public.fileno()], stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True)
@@ -126,18 +157,25 @@ class Server:
                gate: str, timeout: float) -> Running:
         path = "/api/health/ready" if gate == "ready" else "/api/health"
         deadline, last = time.monotonic() + timeout, "it did not answer"
+        answered: set[int] = set()  # the workers (pids) that answered `gate`
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise ServerFailed(release.id, f"it exited with code {process.returncode}", log)
-            if state.exists() and state.read_text():
-                port = json.loads(state.read_text())["private_port"]
+            running = Running.of(release.id, json.loads(state.read_text())) if state.exists() else None
+            for worker in running.workers if running else ():
+                if worker.pid in answered:
+                    continue
                 try:
-                    answer = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
+                    answer = httpx.get(f"http://127.0.0.1:{worker.private_port}{path}", timeout=2)
                     if answer.status_code == 200:
-                        return Running(release.id, process.pid, port)
-                    last = f"{path} answered {answer.status_code}: {answer.text[:200]}"
+                        answered.add(worker.pid)
+                        continue
+                    last = f"worker {worker.pid}: {path} answered {answer.status_code}: {answer.text[:200]}"
                 except httpx.HTTPError as error:
-                    last = f"{path}: {error}"
+                    last = f"worker {worker.pid}: {path}: {error}"
+                break
+            if running and {w.pid for w in running.workers} <= answered:
+                return running
             time.sleep(0.1)
         raise ServerFailed(release.id, f"not {gate} after {timeout:.0f} s ({last})", log)
 
@@ -155,16 +193,17 @@ def _receive_socket(handoff: Path) -> socket.socket:
 
 
 def _terminate(pid: int, grace: float = 15) -> None:
-    # uvicorn drains in-flight requests on SIGTERM; SIGKILL only if it overstays its grace.
+    # The supervisor stops its workers, each draining its requests (uvicorn, on SIGTERM); what
+    # is left of its process group after the grace is killed, so no worker outlives a stop.
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and alive(pid):
+    while time.monotonic() < deadline and group(pid):
         _reap(pid)
         time.sleep(0.05)
-    if alive(pid):
+    for left in group(pid):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(left, signal.SIGKILL)
     _reap(pid)
 
 

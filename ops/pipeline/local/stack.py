@@ -40,7 +40,7 @@ class LocalStack:
         self.journal = Journal(FileStore(home / "journal" / "local.jsonl"))
         self.releases = Releases(home / "releases")
         self.backups = Backups(home / "backups", self.settings.backup_retention)
-        self.server = Server(home, self.settings.port, self._server_env())
+        self.server = Server(home, self.settings.port, self._server_env(), self.settings.web_workers)
         self.pointer = home / "current"
 
     def admin_url(self) -> str:

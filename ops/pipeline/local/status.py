@@ -21,7 +21,7 @@ class LocalStatus(StackStatus):
     commit: str | None
     expected_level: str | None  # the level the serving release's code expects
     schema_level: str  # the level the database is at
-    servers: list[dict]  # the server processes running: release and pid
+    servers: list[dict]  # the servers running: release, supervisor pid, worker pids
     backups: list[str]  # the newest three
     busy: dict | None  # who holds the stack's lock
     interrupted_run: str | None  # a run whose process died (the next command undoes it)
@@ -43,6 +43,7 @@ def measure(target: LocalStack) -> LocalStatus:
         stack=target.stack, url=target.url, health=health(target.url),
         release=current.id if current else None, commit=current.commit if current else None,
         expected_level=current.schema_level if current else None, schema_level=target.level(),
-        servers=[{"release": r.release, "pid": r.pid} for r in target.server.running()],
+        servers=[{"release": r.release, "pid": r.pid, "workers": [w.pid for w in r.workers]}
+                 for r in target.server.running()],
         backups=[b.id for b in target.backups.list()[-3:]], busy=lock,
         interrupted_run=interrupted.id if interrupted and not lock else None)

@@ -14,6 +14,7 @@ from ops.pipeline.context import RunContext
 from ops.pipeline.errors import NothingToRollBack, PointInTimeUnsupported, ReleaseNotFound
 from ops.pipeline.local import schema
 from ops.pipeline.local.backups import Dump
+from ops.pipeline.local.connections import check_budget
 from ops.pipeline.local.releases import Release
 from ops.pipeline.local.stack import LocalStack
 from ops.pipeline.lock import stack_lock
@@ -185,6 +186,7 @@ class LocalTarget(LocalStack):
     def serve(self, release: Release, gate: str = "ready") -> None:
         """Make `release` the one serving the port, without the port going dark."""
         if release.id not in {r.release for r in self.server.running()}:
+            check_budget(self.settings, self.admin_url())
             self.server.start(release, gate)
         self.server.stop(keep=release.id)
         tmp = self.pointer.with_suffix(".tmp")

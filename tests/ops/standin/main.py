@@ -1,12 +1,15 @@
 """A stand-in for app.main: health, readiness against the schema level, the release's name.
 
 Release tests copy it in as `app/main.py` so the release mechanism is tested without the
-whole API; `MIYABI_STANDIN_BROKEN=1` makes readiness fail, as a broken release would.
+whole API; `MIYABI_STANDIN_BROKEN=1` makes readiness fail, as a broken release would. Health
+names the worker process that answered; `/api/hold` keeps that worker's event loop busy, so
+the next connection has to be accepted by another worker.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 from fastapi import FastAPI
@@ -29,7 +32,13 @@ def _level() -> str:
 
 @app.get("/api/health")
 def health() -> dict:
-    return {"status": "ok", "release": get_settings().release}
+    return {"status": "ok", "release": get_settings().release, "pid": os.getpid()}
+
+
+@app.get("/api/hold")
+async def hold(seconds: float) -> dict:
+    time.sleep(seconds)  # on the event loop on purpose: this worker accepts nothing meanwhile
+    return {"pid": os.getpid()}
 
 
 @app.get("/api/health/ready")
