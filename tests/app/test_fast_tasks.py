@@ -22,8 +22,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.pq import TransactionStatus
+from psycopg_pool import PoolTimeout
 
 from app import fast_tasks
+from app.availability import DatabaseAvailability, unavailable
 from app.main import create_app
 from app.security import ACCESS, issue_token
 from tests.app.conftest import JWT_SECRET, TestUser, settings_for
@@ -314,3 +316,15 @@ def test_behind_rds_proxy_nothing_is_prepared(database, tmp_path, tenants, answe
                     "select name from pg_prepared_statements")).fetchall()]
 
         assert proxied.portal.call(prepared) == []
+
+
+@pytest.mark.parametrize("failure", [unavailable, lambda: PoolTimeout("no connection in time")])
+def test_without_a_connection_it_answers_as_the_route_does_at_once(client, route_only, tenants, answered,
+                                                                    monkeypatch, failure):
+    async def no_connection(self, pool):  # noqa: ANN001, ANN202
+        raise failure()
+
+    monkeypatch.setattr(DatabaseAvailability, "_acquire", no_connection)
+    r = both(client, route_only, "/api/tasks", tenants.viewer.headers(tenants.a))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable"
+    assert answered == []  # answered by the application's handler, not passed on to wait again
