@@ -122,6 +122,11 @@ class Keyset:
         self.condition = f"({columns}) {'<' if descending else '>'} ({values})"
         self.cursor_sql = f"array[{', '.join(WRITE_SQL[p.type].format(p.column) for p in self.parts)}]"
 
+    def listing(self, select: str, where: str) -> str:
+        """A list query paged by this key: `select ... where <where>{after} order by ... limit`,
+        where `{after}` takes `Seek.condition` (`.format(after=...)`)."""
+        return f"select {select}\nwhere {where}{{after}}\norder by {self.order_by}\nlimit %(limit)s\n"
+
     def seek(self, page: Page) -> Seek:
         """The page's typed key to continue after; 400 `invalid_cursor` for any malformed cursor."""
         if page.cursor is None:

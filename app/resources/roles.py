@@ -15,12 +15,7 @@ ROLE_COLUMNS = """r.id, r.name, r.description, r.is_builtin, r.created_at,
           order by rp.permission) as permissions"""
 ROLE_KEYSET = Keyset(("created_at", datetime, "r.created_at"), ("id", uuid.UUID, "r.id"))
 
-ROLES = f"""
-select {ROLE_COLUMNS} from roles r
-where r.organization_id = %(org)s{{after}}
-order by {ROLE_KEYSET.order_by}
-limit %(limit)s
-"""
+ROLES = ROLE_KEYSET.listing(f"{ROLE_COLUMNS} from roles r", "r.organization_id = %(org)s")
 
 RoleName = Field(min_length=1, max_length=100)
 PermissionName = Field(min_length=1, max_length=100)

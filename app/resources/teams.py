@@ -14,12 +14,7 @@ TEAM_COLUMNS = """t.id, t.name, t.created_at, t.updated_at,
     array(select tm.user_id from team_members tm where tm.team_id = t.id order by tm.created_at) as members"""
 TEAM_KEYSET = Keyset(("created_at", datetime, "t.created_at"), ("id", uuid.UUID, "t.id"))
 
-TEAMS = f"""
-select {TEAM_COLUMNS} from teams t
-where t.organization_id = %(org)s{{after}}
-order by {TEAM_KEYSET.order_by}
-limit %(limit)s
-"""
+TEAMS = TEAM_KEYSET.listing(f"{TEAM_COLUMNS} from teams t", "t.organization_id = %(org)s")
 
 
 class TeamIn(Body):
