@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from db.actionable import MiyabiError
 from infra import package
 
 INPUT_PREFIX = "# input: "
@@ -27,7 +28,7 @@ INPUT_PREFIX = "# input: "
 Compiler = Callable[[list[str], str], None]
 
 
-class LockFailed(Exception):
+class LockFailed(MiyabiError):
     """uv could not compile a lock (a requirement that cannot be met, or no index to ask)."""
 
 

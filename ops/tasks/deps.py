@@ -5,11 +5,8 @@ from __future__ import annotations
 from invoke import Collection, Context, task
 
 from app.settings import REPOSITORY_ROOT
-from ops.deps.lock import LockFailed
 from ops.deps.lock import lock as compile_locks
-from ops.tasks.common import console, register_actionable, run
-
-register_actionable(LockFailed)
+from ops.tasks.common import console, run
 
 
 @task(name="lock", help={"upgrade": "move every pin to the newest version pyproject.toml allows "

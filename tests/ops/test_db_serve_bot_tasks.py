@@ -83,7 +83,7 @@ def test_lint_exits_non_zero_on_a_bad_migration(tmp_path: Path, monkeypatch: pyt
     (folder / "0002_tenancy.rollback.sql").unlink()
     monkeypatch.setenv("MIYABI_HOME", str(tmp_path))
     monkeypatch.setenv("MIYABI_MIGRATIONS_DIR", str(folder))
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(Exit, match="problem.*in the migrations") as ended:
         db_tasks.lint(Context())
     assert ended.value.code == 1
     assert "0002_tenancy" in capsys.readouterr().err
