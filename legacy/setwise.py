@@ -178,11 +178,14 @@ def _task_of(alias: str = "s") -> str:
 def _events_sql(prefix: str, org: str) -> tuple[str, str]:
     s = EVENTS
     stamp, payload = _stamp(s, "created_at"), _document(s, "payload")
-    first = ["s.id", "t.id as task_legacy",
-             "left(pg_temp.strip(coalesce(pg_temp.clean(s.event), '')), 100) as name_c",
-             stamp[0], payload[0]]
-    pre = (f"create temp table pre_task_events on commit drop as select {', '.join(first)} "
-           f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()}")
+    first = ["s.id", "t.id as task_legacy", "coalesce(n.name_c, '') as name_c", stamp[0], payload[0]]
+    # Events have few distinct names: each is cleaned once, not once per event.
+    names = (f"create temp table event_names on commit drop as select e.event, "
+             f"left(pg_temp.strip(coalesce(pg_temp.clean(e.event), '')), 100) as name_c "
+             f"from (select distinct event from {s.name}) e")
+    pre = (f"{names}; create temp table pre_task_events on commit drop as select {', '.join(first)} "
+           f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()} "
+           "left join event_names n on n.event = s.event")
     return pre, f"""
 select {org}::uuid as organization_id, pg_temp.row_id({prefix}, q.task_legacy) as task_id,
   case when q.name_c = '' then 'unknown' else q.name_c end as event, q.payload as payload,
