@@ -12,36 +12,31 @@ the checksum and accounting of those rows in one pass, without writing them.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import wait
 from contextlib import closing
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from legacy import sqlexpr as x
-from legacy import values
 from legacy.checksums import Checksum, SourceSide, row_sum
 from legacy.copy import NoProgress, Progress, copy_into, copy_rows
 from legacy.errors import DanglingReference
+from legacy.fallback import ask_python, fallback_tables
 from legacy.helpers import Helpers
 from legacy.ids import RowIds
 from legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
 from legacy.report import EXAMPLES_KEPT, Report
 from legacy.rules import EVENT_RULES, RULES, TASK_RULES, Rule
 from legacy.source import LegacySource
-from legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
+from legacy.staging import EVENTS, TASKS, Staged, kind, stage, stage_ids
 from legacy.users import UserPlan
-from legacy.values import TASK_STATUSES, Unreadable
+from legacy.values import TASK_STATUSES
 
 SETWISE = frozenset({"tasks", "task_events"})
-# Per table: (timestamp columns, JSON columns) Python may have to decide.
-FALLBACK_COLUMNS = {"tasks": (("created_at", "updated_at", "completed_at"), ("result",)),
-                    "task_events": (("created_at",), ("payload",))}
 FETCH = 5000
 
 
@@ -52,57 +47,7 @@ def _maps(conn: psycopg.Connection, plan: UserPlan, agents: dict[str, uuid.UUID]
     copy_rows(conn, "user_map", ("legacy", "id"),
               ((lid, plan.user_id(lid)) for lid in (*plan.people, *plan.alias)))
     conn.execute("analyze agent_map; analyze user_map")
-    _fallback_tables(conn)
-
-
-def _fallback_tables(conn: psycopg.Connection) -> None:
-    conn.execute("create temp table fb_ts (k text, raw text, value timestamptz) on commit drop")
-    conn.execute("create temp table fb_json (k text, raw text, value jsonb, wrapped bool) "
-                 "on commit drop")
-
-
-def _python_value(k: str, raw: str) -> Any:
-    """The value the Python normalisers saw for a staged (kind, text)."""
-    raw = raw.replace(NUL_MARK, "\x00")
-    return {"i": int, "r": float, "b": str.encode}.get(k, str)(raw)
-
-
-def _py_timestamp(k: str, raw: str) -> tuple:
-    try:
-        return k, raw, values.timestamp(_python_value(k, raw))
-    except Unreadable:
-        return k, raw, None
-
-
-def _py_json(k: str, raw: str) -> tuple:
-    parsed, wrapped = values.json_value(_python_value(k, raw))
-    text = parsed if isinstance(parsed, values.RawJson) else json.dumps(parsed, ensure_ascii=False)
-    return k, raw, text, wrapped
-
-
-def _fallback(conn: psycopg.Connection, query: str, compute: Callable[[str, str], tuple],
-              table: str, columns: tuple[str, ...]) -> None:
-    """Ask Python about each distinct undecided (kind, raw) pair; constant memory."""
-    with conn.cursor(name=f"undecided_{table}") as cursor:
-        cursor.execute(query)
-        while batch := cursor.fetchmany(FETCH):
-            copy_rows(conn, table, columns, (compute(k, raw) for k, raw in batch))
-
-
-def _undecided(pre: str, columns: Iterable[str], decided: Callable[[str, str, str], str],
-               into: str) -> str:
-    parts = " union all ".join(f"select {c}_k k, {c}_raw raw, {c}_fast fast from {pre}" for c in columns)
-    return (f"select distinct k, raw from ({parts}) u where not {decided('u.raw', 'u.k', 'u.fast')} "
-            f"and not exists (select 1 from {into} f where f.k = u.k and f.raw = u.raw)")
-
-
-def _fallbacks(conn: psycopg.Connection, pre: str, stamps: tuple[str, ...],
-               documents: tuple[str, ...]) -> None:
-    _fallback(conn, _undecided(pre, stamps, x.timestamp_decided, "fb_ts"), _py_timestamp,
-              "fb_ts", ("k", "raw", "value"))
-    _fallback(conn, _undecided(pre, documents, x.json_decided, "fb_json"), _py_json,
-              "fb_json", ("k", "raw", "value", "wrapped"))
-    conn.execute("analyze fb_ts; analyze fb_json")
+    fallback_tables(conn)
 
 
 def _stamp(spec: Staged, column: str) -> tuple[str, str]:
@@ -247,7 +192,7 @@ def _normalised(conn: psycopg.Connection, ids: RowIds, table: str) -> str:
     org = sql.Literal(str(ids.org_id)).as_string(conn)
     pre, norm = {"tasks": _tasks_sql, "task_events": _events_sql}[table](prefix, org)
     conn.execute(pre)
-    _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
+    ask_python(conn, table)
     return norm
 
 
@@ -281,7 +226,7 @@ def _stage_tasks(conn: psycopg.Connection, source: LegacySource, plan: UserPlan,
 def _stage_events(conn: psycopg.Connection, source: LegacySource, progress: Progress) -> int:
     """task_events with the ids of tasks (all that events need of them) on a connection of its own."""
     stage_ids(conn, source, TASKS)
-    _fallback_tables(conn)
+    fallback_tables(conn)
     return stage(conn, source, EVENTS, progress)
 
 
