@@ -7,7 +7,7 @@ columns plus a bitmask of the rules of legacy.rules that fixed a value), and acc
 with set queries: the report gets the same counts, fixes (with the first example ids) and
 quarantined rows as the row-by-row oracle (legacy.testing.oracle) gives. Import writes the
 norm tables into the target; verification normalises a fresh read of the file again and sums
-the checksum and accounting of those rows in one pass, without writing them.
+the row count and checksum of those rows in one pass, without writing them.
 """
 
 from __future__ import annotations
