@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from db.actionable import exit_on_failure
 from db.settings import load_settings
+from legacy.importer import ImportResult
 from legacy.run import import_and_verify
 from legacy.verify import verify_or_raise
 
@@ -36,14 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="with import: verify afterwards")
     args = parser.parse_args(argv)
     if args.command == "import":
+        imported_at = []
+
+        def imported(result: ImportResult) -> None:
+            imported_at.append(time.monotonic())
+            print("already imported" if result.already_imported else f"imported in {result.seconds:.2f}s",
+                  flush=True)
         import_and_verify(args.url, args.file, args.org_name, args.org_slug,
                           migrations_dir=load_settings({}).migrations_dir, sessions=args.sessions,
                           verify=args.verify, progress=PrintedProgress() if args.trace else None,
-                          imported=lambda result: print("already imported" if result.already_imported
-                                                        else f"imported in {result.seconds:.2f}s",
-                                                        flush=True))
+                          imported=imported)
         if args.verify:
-            print("verified")
+            print(f"verified in {time.monotonic() - imported_at[0]:.2f}s")
     else:
         verify_or_raise(args.url, args.file, args.org_slug)
         print("verified")

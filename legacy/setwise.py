@@ -7,41 +7,36 @@ columns plus a bitmask of the rules of legacy.rules that fixed a value), and acc
 with set queries: the report gets the same counts, fixes (with the first example ids) and
 quarantined rows as the row-by-row oracle (legacy.testing.oracle) gives. Import writes the
 norm tables into the target; verification normalises a fresh read of the file again and sums
-the checksum and accounting of those rows in one pass, without writing them.
+the row count and checksum of those rows in one pass, without writing them.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import wait
 from contextlib import closing
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from legacy import sqlexpr as x
-from legacy import values
 from legacy.checksums import Checksum, SourceSide, row_sum
 from legacy.copy import NoProgress, Progress, copy_into, copy_rows
 from legacy.errors import DanglingReference
+from legacy.fallback import ask_python, fallback_tables
 from legacy.helpers import Helpers
 from legacy.ids import RowIds
 from legacy.plan import EVENT_COLUMNS, TASK_COLUMNS
 from legacy.report import EXAMPLES_KEPT, Report
 from legacy.rules import EVENT_RULES, RULES, TASK_RULES, Rule
 from legacy.source import LegacySource
-from legacy.staging import EVENTS, NUL_MARK, TASKS, Staged, kind, stage, stage_ids
+from legacy.staging import EVENTS, TASKS, Staged, kind, stage, stage_ids
 from legacy.users import UserPlan
-from legacy.values import TASK_STATUSES, Unreadable
+from legacy.values import TASK_STATUSES
 
 SETWISE = frozenset({"tasks", "task_events"})
-# Per table: (timestamp columns, JSON columns) Python may have to decide.
-FALLBACK_COLUMNS = {"tasks": (("created_at", "updated_at", "completed_at"), ("result",)),
-                    "task_events": (("created_at",), ("payload",))}
 FETCH = 5000
 
 
@@ -52,57 +47,7 @@ def _maps(conn: psycopg.Connection, plan: UserPlan, agents: dict[str, uuid.UUID]
     copy_rows(conn, "user_map", ("legacy", "id"),
               ((lid, plan.user_id(lid)) for lid in (*plan.people, *plan.alias)))
     conn.execute("analyze agent_map; analyze user_map")
-    _fallback_tables(conn)
-
-
-def _fallback_tables(conn: psycopg.Connection) -> None:
-    conn.execute("create temp table fb_ts (k text, raw text, value timestamptz) on commit drop")
-    conn.execute("create temp table fb_json (k text, raw text, value jsonb, wrapped bool) "
-                 "on commit drop")
-
-
-def _python_value(k: str, raw: str) -> Any:
-    """The value the Python normalisers saw for a staged (kind, text)."""
-    raw = raw.replace(NUL_MARK, "\x00")
-    return {"i": int, "r": float, "b": str.encode}.get(k, str)(raw)
-
-
-def _py_timestamp(k: str, raw: str) -> tuple:
-    try:
-        return k, raw, values.timestamp(_python_value(k, raw))
-    except Unreadable:
-        return k, raw, None
-
-
-def _py_json(k: str, raw: str) -> tuple:
-    parsed, wrapped = values.json_value(_python_value(k, raw))
-    text = parsed if isinstance(parsed, values.RawJson) else json.dumps(parsed, ensure_ascii=False)
-    return k, raw, text, wrapped
-
-
-def _fallback(conn: psycopg.Connection, query: str, compute: Callable[[str, str], tuple],
-              table: str, columns: tuple[str, ...]) -> None:
-    """Ask Python about each distinct undecided (kind, raw) pair; constant memory."""
-    with conn.cursor(name=f"undecided_{table}") as cursor:
-        cursor.execute(query)
-        while batch := cursor.fetchmany(FETCH):
-            copy_rows(conn, table, columns, (compute(k, raw) for k, raw in batch))
-
-
-def _undecided(pre: str, columns: Iterable[str], decided: Callable[[str, str, str], str],
-               into: str) -> str:
-    parts = " union all ".join(f"select {c}_k k, {c}_raw raw, {c}_fast fast from {pre}" for c in columns)
-    return (f"select distinct k, raw from ({parts}) u where not {decided('u.raw', 'u.k', 'u.fast')} "
-            f"and not exists (select 1 from {into} f where f.k = u.k and f.raw = u.raw)")
-
-
-def _fallbacks(conn: psycopg.Connection, pre: str, stamps: tuple[str, ...],
-               documents: tuple[str, ...]) -> None:
-    _fallback(conn, _undecided(pre, stamps, x.timestamp_decided, "fb_ts"), _py_timestamp,
-              "fb_ts", ("k", "raw", "value"))
-    _fallback(conn, _undecided(pre, documents, x.json_decided, "fb_json"), _py_json,
-              "fb_json", ("k", "raw", "value", "wrapped"))
-    conn.execute("analyze fb_ts; analyze fb_json")
+    fallback_tables(conn)
 
 
 def _stamp(spec: Staged, column: str) -> tuple[str, str]:
@@ -178,11 +123,14 @@ def _task_of(alias: str = "s") -> str:
 def _events_sql(prefix: str, org: str) -> tuple[str, str]:
     s = EVENTS
     stamp, payload = _stamp(s, "created_at"), _document(s, "payload")
-    first = ["s.id", "t.id as task_legacy",
-             "left(pg_temp.strip(coalesce(pg_temp.clean(s.event), '')), 100) as name_c",
-             stamp[0], payload[0]]
-    pre = (f"create temp table pre_task_events on commit drop as select {', '.join(first)} "
-           f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()}")
+    first = ["s.id", "t.id as task_legacy", "coalesce(n.name_c, '') as name_c", stamp[0], payload[0]]
+    # Events have few distinct names: each is cleaned once, not once per event.
+    names = (f"create temp table event_names on commit drop as select e.event, "
+             f"left(pg_temp.strip(coalesce(pg_temp.clean(e.event), '')), 100) as name_c "
+             f"from (select distinct event from {s.name}) e")
+    pre = (f"{names}; create temp table pre_task_events on commit drop as select {', '.join(first)} "
+           f"from {s.name} s join {TASKS.name} t on t.id = {_task_of()} "
+           "left join event_names n on n.event = s.event")
     return pre, f"""
 select {org}::uuid as organization_id, pg_temp.row_id({prefix}, q.task_legacy) as task_id,
   case when q.name_c = '' then 'unknown' else q.name_c end as event, q.payload as payload,
@@ -204,17 +152,17 @@ def _fixes(table: str) -> str:
         f"[1:{EXAMPLES_KEPT}]" for i in range(len(RULES[table])))
 
 
-def _account(report: Report, table: str, read: int, found: tuple) -> None:
-    """The report's counts and fixes for `table`, as the row-by-row normalisers kept them, from
-    (rows normalised, *_fixes(table))."""
+def _account(report: Report, table: str, read: int, normalised: int, fixes: tuple = ()) -> None:
+    """The report's counts for `table`, and with `fixes` (the values of _fixes(table)) the
+    values fixed, as the row-by-row normalisers kept them."""
     if not read:
         return
     counts = report.table(table)
     counts["read"] += read
-    counts["imported"] += found[0]
-    counts["quarantined"] += read - found[0]
-    for i, rule in enumerate(RULES[table]):
-        count, examples = found[1 + 2 * i], found[2 + 2 * i]
+    counts["imported"] += normalised
+    counts["quarantined"] += read - normalised
+    for i, rule in enumerate(RULES[table] if fixes else ()):
+        count, examples = fixes[2 * i], fixes[2 * i + 1]
         if count:
             report.fixes[table][rule.message] = {"count": count, "examples": list(examples)}
 
@@ -244,7 +192,7 @@ def _normalised(conn: psycopg.Connection, ids: RowIds, table: str) -> str:
     org = sql.Literal(str(ids.org_id)).as_string(conn)
     pre, norm = {"tasks": _tasks_sql, "task_events": _events_sql}[table](prefix, org)
     conn.execute(pre)
-    _fallbacks(conn, f"pre_{table}", *FALLBACK_COLUMNS[table])
+    ask_python(conn, table)
     return norm
 
 
@@ -254,18 +202,17 @@ def _normalise(conn: psycopg.Connection, ids: RowIds, table: str, read: int, rep
     norm = _normalised(conn, ids, table)
     conn.execute(f"create temp table norm_{table} on commit drop as {norm} {order}")
     found = conn.execute(f"select count(*), {_fixes(table)} from norm_{table}").fetchone()
-    _account(report, table, read, found)
+    _account(report, table, read, found[0], found[1:])
 
 
 def _source_side(conn: psycopg.Connection, ids: RowIds, table: str, columns: tuple[str, ...],
                  read: int, report: Report) -> SourceSide:
-    """Verification: the checksum and accounting of the normalised rows in one pass over them,
-    without writing them anywhere."""
+    """Verification: the checksum and the row counts of the normalised rows in one pass over
+    them, without writing them anywhere. (Verification compares counts, not the values fixed:
+    the rules' bitmask is not computed.)"""
     norm = _normalised(conn, ids, table)
-    # offset 0: not flattened, or each aggregate would compute `fixes` again from its rules.
-    found = conn.execute(f"select count(*), {row_sum(columns)}, {_fixes(table)} "
-                         f"from ({norm} offset 0) q").fetchone()
-    _account(report, table, read, (found[0], *found[2:]))
+    found = conn.execute(f"select count(*), {row_sum(columns)} from ({norm}) q").fetchone()
+    _account(report, table, read, found[0])
     return SourceSide(Checksum(int(found[0]), int(found[1])), f"select {', '.join(columns)} from ({norm}) q")
 
 
@@ -279,7 +226,7 @@ def _stage_tasks(conn: psycopg.Connection, source: LegacySource, plan: UserPlan,
 def _stage_events(conn: psycopg.Connection, source: LegacySource, progress: Progress) -> int:
     """task_events with the ids of tasks (all that events need of them) on a connection of its own."""
     stage_ids(conn, source, TASKS)
-    _fallback_tables(conn)
+    fallback_tables(conn)
     return stage(conn, source, EVENTS, progress)
 
 

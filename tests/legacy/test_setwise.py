@@ -60,7 +60,7 @@ def _edge_rows() -> tuple[list[tuple], list[tuple]]:
                       DOCUMENTS[i % len(DOCUMENTS)], STAMPS[i % len(STAMPS)],
                       STAMPS[(i + 7) % len(STAMPS)], STAMPS[(i + 11) % len(STAMPS)]))
         task = (legacy_id, f"{legacy_id}x", 10**12 + i, None)[i % 4]  # the last three: orphans
-        events.append((500_000 + i, task, (" \x02 ", "done", 7, b"x")[i % 4],
+        events.append((500_000 + i, task, (" \x02 ", "done", 7, b"x", None, "done")[i % 6],
                        DOCUMENTS[(i + 2) % len(DOCUMENTS)], STAMPS[(i + 3) % len(STAMPS)]))
     return tasks, events
 
