@@ -218,13 +218,17 @@ async def tenant_caller(
 TenantCaller = Annotated[Caller, Depends(tenant_caller)]
 
 
-@analysed_once
-async def tenant_connection(caller: TenantCaller, conn: Connection) -> AsyncConnection:
-    """The request's connection, with its organization and user already set."""
-    return conn
+def connection_after(caller: Any) -> Any:
+    """The request's `Connection`, as a dependency that resolves `caller` (`TenantCaller`,
+    `UserCaller`) first: that sets the tenant, so a route taking only the connection is inside it."""
+    @analysed_once
+    async def connection_of_caller(who: caller, conn: Connection) -> AsyncConnection:
+        return conn
+
+    return Annotated[AsyncConnection, Depends(connection_of_caller)]
 
 
-TenantConn = Annotated[AsyncConnection, Depends(tenant_connection)]
+TenantConn = connection_after(TenantCaller)  # with its organization and user already set
 
 
 @analysed_once
@@ -246,15 +250,18 @@ async def user_caller(request: Request, caller: Authenticated, conn: Connection)
 
 
 UserCaller = Annotated[Caller, Depends(user_caller)]
+UserConn = connection_after(UserCaller)  # with `app.user_id` set and no organization
 
 
-@analysed_once
-async def user_connection(caller: UserCaller, conn: Connection) -> AsyncConnection:
-    """The request's connection with `app.user_id` set and no organization."""
-    return conn
+def _holding(permission: str, caller: Any, name: str) -> Any:
+    """A dependency on `caller` that answers 403 unless it holds `permission` in the organization."""
+    async def check(who: caller) -> Caller:
+        if permission not in who.permissions:
+            raise forbidden(f"This needs the {permission} permission in the organization.")
+        return who
 
-
-UserConn = Annotated[AsyncConnection, Depends(user_connection)]
+    check.__name__ = f"{name}_{permission.replace('.', '_')}"
+    return Depends(analysed_once(check))
 
 
 def require(permission: str) -> Any:
@@ -262,13 +269,7 @@ def require(permission: str) -> Any:
 
     Use as `caller: Annotated[Caller, require("task.create")]` or in `dependencies=[...]`.
     """
-    async def check(caller: TenantCaller) -> Caller:
-        if permission not in caller.permissions:
-            raise forbidden(f"This needs the {permission} permission in the organization.")
-        return caller
-
-    check.__name__ = f"require_{permission.replace('.', '_')}"
-    return Depends(analysed_once(check))
+    return _holding(permission, TenantCaller, "require")
 
 
 def person_required() -> ApiError:
@@ -292,10 +293,4 @@ TenantPerson = Annotated[Caller, Depends(tenant_person)]
 
 def require_person(permission: str) -> Any:
     """`require(permission)` for a person's access token only; an API key gets 403 `person_required`."""
-    async def check(caller: TenantPerson) -> Caller:
-        if permission not in caller.permissions:
-            raise forbidden(f"This needs the {permission} permission in the organization.")
-        return caller
-
-    check.__name__ = f"require_person_{permission.replace('.', '_')}"
-    return Depends(analysed_once(check))
+    return _holding(permission, TenantPerson, "require_person")

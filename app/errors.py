@@ -8,6 +8,8 @@ re-exported here for bot/, which imports app/ only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -59,6 +61,18 @@ def not_found(what: str = "resource") -> ApiError:
 
 def conflict(message: str, code: str = "conflict") -> ApiError:
     return ApiError(409, code, message)
+
+
+@contextmanager
+def linking(missing: str, already: ApiError) -> Iterator[None]:
+    """Around the insert of a row that links two others (a member to a role, a user to a team):
+    a foreign-key violation answers 404 for `missing`, a unique violation `already`."""
+    try:
+        yield
+    except pg.ForeignKeyViolation as error:
+        raise not_found(missing) from error
+    except pg.UniqueViolation as error:
+        raise already from error
 
 
 def unprocessable(message: str, details: list[Any] | None = None,

@@ -3,7 +3,8 @@
 A list is ordered by a unique key, declared once as a `Keyset`: its parts' names, types and SQL
 columns. A route reads the request's `Page` against it (`KEY.seek(page)`: the typed key to
 continue after, 400 `invalid_cursor` for a malformed cursor), fetches `limit + 1` rows after that
-key and answers `{"items": [...], "next_cursor": "..." | null}`.
+key and answers `{"items": [...], "next_cursor": "..." | null}`; `KEY.fetch_page(...)` does all
+three for a query made by `KEY.listing`.
 
 The cursor is the last item's key as a JSON list of strings, urlsafe base64 without padding:
 a datetime in ISO 8601 with its offset, a UUID and an integer as their usual text.
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
 from fastapi.responses import Response
+from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from app.errors import ApiError, bad_request
@@ -139,6 +141,12 @@ class Keyset:
         except ValueError as error:
             raise invalid_cursor() from error
         return Seek(self, page.limit, after)
+
+    async def fetch_page(self, conn: AsyncConnection, query: str, page: Page, **named: Any) -> dict[str, Any]:
+        """The answer for one page of `query` (a `listing`), its parameters `named`."""
+        seek = self.seek(page)
+        rows = await (await conn.execute(query.format(after=seek.condition), seek.params(**named))).fetchall()
+        return seek.answer(rows)
 
     def cursor(self, row: Mapping[str, Any]) -> str:
         """The cursor of the page after `row`."""

@@ -72,7 +72,4 @@ class AgentStatusOut(BaseModel):
 async def list_agents(conn: AsyncConnection, organization_id: uuid.UUID, page: Page,
                       kind: str | None) -> dict[str, Any]:
     """One page of the organization's agents (of `kind` when given), oldest first."""
-    seek = AGENT_KEYSET.seek(page)
-    rows = await (await conn.execute(AGENTS.format(after=seek.condition),
-                                     seek.params(org=organization_id, kind=kind))).fetchall()
-    return seek.answer(rows)
+    return await AGENT_KEYSET.fetch_page(conn, AGENTS, page, org=organization_id, kind=kind)

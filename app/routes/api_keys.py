@@ -31,10 +31,7 @@ async def create_api_key(body: ApiKeyIn, caller: TenantPerson, conn: TenantConn)
 
 @router.get("", response_model=Paginated[ApiKey], summary="The caller's keys (without secrets)")
 async def list_api_keys(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
-    seek = API_KEY_KEYSET.seek(page)
-    rows = await (await conn.execute(MY_KEYS.format(after=seek.condition),
-                                     seek.params(user=caller.user_id))).fetchall()
-    return seek.answer(rows)
+    return await API_KEY_KEYSET.fetch_page(conn, MY_KEYS, page, user=caller.user_id)
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

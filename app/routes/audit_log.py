@@ -17,7 +17,4 @@ router = APIRouter(prefix="/api/audit-log", tags=["audit log"])
             summary="Every change made through the API, newest first")
 async def audit_log(conn: TenantConn, page: PageParams,
                     caller: Annotated[Caller, require("audit.view")]) -> dict:
-    seek = ENTRY_KEYSET.seek(page)
-    rows = await (await conn.execute(ENTRIES.format(after=seek.condition),
-                                     seek.params(org=caller.organization_id))).fetchall()
-    return seek.answer(rows)
+    return await ENTRY_KEYSET.fetch_page(conn, ENTRIES, page, org=caller.organization_id)

@@ -134,10 +134,7 @@ async def accept(body: AcceptIn, caller: UserCaller, conn: UserConn) -> dict:
             summary="The organization's invitations, pending and accepted, newest first")
 async def list_invitations(id: uuid.UUID, conn: TenantConn, page: PageParams,
                            caller: Annotated[Caller, require_person("user.manage")]) -> dict:
-    seek = INVITATION_KEYSET.seek(page)
-    rows = await (await conn.execute(INVITATIONS.format(after=seek.condition),
-                                     seek.params(org=id))).fetchall()
-    return seek.answer(rows)
+    return await INVITATION_KEYSET.fetch_page(conn, INVITATIONS, page, org=id)
 
 
 @router.delete("/api/organizations/{id}/invitations/{invitation_id}",

@@ -46,11 +46,8 @@ async def _with_roles(conn: AsyncConnection, row: dict, user_id: uuid.UUID) -> d
 
 @router.get("", response_model=Paginated[Organization], summary="The caller's organizations")
 async def list_organizations(caller: UserCaller, conn: UserConn, page: PageParams) -> dict:
-    seek = ORGANIZATION_KEYSET.seek(page)
     only = caller.organization_id  # an API key sees its own organization only
-    rows = await (await conn.execute(MY_ORGANIZATIONS.format(after=seek.condition),
-                                     seek.params(user=caller.user_id, only=only))).fetchall()
-    return seek.answer(rows)
+    return await ORGANIZATION_KEYSET.fetch_page(conn, MY_ORGANIZATIONS, page, user=caller.user_id, only=only)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Organization,
@@ -111,9 +108,7 @@ async def delete_organization(id: uuid.UUID, conn: TenantConn,
 @router.get("/{id}/members", response_model=Paginated[Member])
 async def list_members(id: uuid.UUID, conn: TenantConn, page: PageParams,
                        caller: Annotated[Caller, require("team.view")]) -> dict:
-    seek = MEMBER_KEYSET.seek(page)
-    rows = await (await conn.execute(MEMBERS.format(after=seek.condition), seek.params(org=id))).fetchall()
-    return seek.answer(rows)
+    return await MEMBER_KEYSET.fetch_page(conn, MEMBERS, page, org=id)
 
 
 @router.delete("/{id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -10,7 +10,7 @@ from psycopg import AsyncConnection, errors
 
 from app import audit
 from app.deps import Caller, TenantCaller, TenantConn, require_person
-from app.errors import conflict, not_found, unprocessable
+from app.errors import conflict, linking, not_found, unprocessable
 from app.grants import RoleGrants, refuse_self_grant, require_held, role_of
 from app.pagination import PageParams, Paginated
 from app.resources.roles import (
@@ -83,10 +83,7 @@ async def list_permissions(caller: TenantCaller, conn: TenantConn) -> dict:
 
 @router.get("/api/roles", response_model=Paginated[Role], summary="Built-in and custom roles")
 async def list_roles(caller: TenantCaller, conn: TenantConn, page: PageParams) -> dict:
-    seek = ROLE_KEYSET.seek(page)
-    rows = await (await conn.execute(ROLES.format(after=seek.condition),
-                                     seek.params(org=caller.organization_id))).fetchall()
-    return seek.answer(rows)
+    return await ROLE_KEYSET.fetch_page(conn, ROLES, page, org=caller.organization_id)
 
 
 @router.post("/api/roles", status_code=status.HTTP_201_CREATED, response_model=Role,
@@ -178,13 +175,9 @@ async def assign_role(id: uuid.UUID, body: RoleAssignmentIn, conn: TenantConn,
     if id == caller.user_id:
         raise refuse_self_grant("You cannot assign a role to yourself; another person must.")
     await require_held(conn, caller, {"user.manage"} | role.permissions, f"assign the role {role.name}")
-    try:
+    with linking("member or role", conflict("The member already has this role.", "already_assigned")):
         await conn.execute("insert into member_roles (organization_id, user_id, role_id) "
                            "values (%s, %s, %s)", (caller.organization_id, id, body.role_id))
-    except errors.ForeignKeyViolation as error:
-        raise not_found("member or role") from error
-    except errors.UniqueViolation as error:
-        raise conflict("The member already has this role.", "already_assigned") from error
     await audit.record(conn, caller, "member.role_assign", "user", id, {"role_id": body.role_id})
     return {"user_id": id, "role_id": body.role_id}
 

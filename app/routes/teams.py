@@ -10,7 +10,7 @@ from psycopg import errors
 
 from app import audit
 from app.deps import Caller, TenantConn, require
-from app.errors import conflict, not_found
+from app.errors import conflict, linking, not_found
 from app.pagination import PageParams, Paginated
 from app.resources.teams import TEAM_COLUMNS, TEAM_KEYSET, TEAMS, Team, TeamIn, TeamMember, TeamMemberIn
 
@@ -20,9 +20,7 @@ router = APIRouter(tags=["teams"])
 @router.get("/api/organizations/{id}/teams", response_model=Paginated[Team], tags=["teams"])
 async def list_teams(id: uuid.UUID, conn: TenantConn, page: PageParams,
                      caller: Annotated[Caller, require("team.view")]) -> dict:
-    seek = TEAM_KEYSET.seek(page)
-    rows = await (await conn.execute(TEAMS.format(after=seek.condition), seek.params(org=id))).fetchall()
-    return seek.answer(rows)
+    return await TEAM_KEYSET.fetch_page(conn, TEAMS, page, org=id)
 
 
 @router.post("/api/organizations/{id}/teams", status_code=status.HTTP_201_CREATED, response_model=Team)
@@ -70,13 +68,10 @@ async def add_team_member(id: uuid.UUID, body: TeamMemberIn, conn: TenantConn,
     team = await (await conn.execute("select id from teams where id = %s", (id,))).fetchone()
     if team is None:
         raise not_found("team")
-    try:
+    already = conflict("The user is already in the team.", "already_in_team")
+    with linking("member of the organization", already):
         await conn.execute("insert into team_members (organization_id, team_id, user_id) "
                            "values (%s, %s, %s)", (caller.organization_id, id, body.user_id))
-    except errors.ForeignKeyViolation as error:
-        raise not_found("member of the organization") from error
-    except errors.UniqueViolation as error:
-        raise conflict("The user is already in the team.", "already_in_team") from error
     await audit.record(conn, caller, "team.member_add", "team", id, {"user_id": body.user_id})
     return {"team_id": id, "user_id": body.user_id}
 

@@ -81,9 +81,12 @@ def test_teams(client, people, make_user):
     assert client.patch(f"/api/teams/{team}", json={"name": "SRE"}, headers=headers).json()["name"] == "SRE"
     r = client.post(f"/api/teams/{team}/members", json={"user_id": people.member.id}, headers=headers)
     assert r.status_code == 201
+    assert_error(client.post(f"/api/teams/{team}/members", json={"user_id": people.member.id},
+                             headers=headers), 409, "already_in_team")
     outsider = make_user()
-    assert_error(client.post(f"/api/teams/{team}/members", json={"user_id": outsider.id}, headers=headers),
-                 404)
+    body = assert_error(client.post(f"/api/teams/{team}/members", json={"user_id": outsider.id},
+                                    headers=headers), 404, "not_found")
+    assert body["error"]["message"] == "The member of the organization does not exist."
     teams = client.get(f"/api/organizations/{org}/teams", headers=people.viewer.headers()).json()["items"]
     assert teams[0]["members"] == [people.member.id]
     assert client.delete(f"/api/teams/{team}/members/{people.member.id}", headers=headers).status_code == 204

@@ -56,6 +56,17 @@ def test_custom_role_lifecycle_changes_permissions(client, people):
     assert client.delete(f"/api/roles/{role}", headers=headers).status_code == 204
 
 
+def test_a_role_is_assigned_once_and_to_members_only(client, people, make_user):
+    headers = people.admin.headers(people.org_id)
+    viewer_role = _roles(client, people)["Viewer"]["id"]
+    assert_error(client.post(f"/api/users/{people.viewer.id}/roles", json={"role_id": viewer_role},
+                             headers=headers), 409, "already_assigned")
+    stranger = make_user()
+    body = assert_error(client.post(f"/api/users/{stranger.id}/roles", json={"role_id": viewer_role},
+                                    headers=headers), 404, "not_found")
+    assert body["error"]["message"] == "The member or role does not exist."
+
+
 def test_last_admin_keeps_the_role(client, people):
     headers = people.admin.headers(people.org_id)
     admin_role = _roles(client, people)["Admin"]["id"]
