@@ -27,8 +27,6 @@ from app.errors import ApiError, forbidden
 from app.resources.session_cookie import AccessToken, SessionLoginIn
 from app.settings import Settings
 
-router = APIRouter(prefix="/api/auth/session", tags=["auth"])
-
 COOKIE = "__Secure-miyabi-refresh"
 COOKIE_PATH = "/api/auth/session"
 CSRF_HEADER = "X-Requested-With"
@@ -58,6 +56,10 @@ async def csrf_check(request: Request, settings: AppSettings, requested_with: Re
     if not requested_with or (origin is not None and not _same_site(origin, request, settings)):
         raise forbidden("Session calls need the X-Requested-With header and must come from this site.",
                         "csrf_check_failed")
+
+
+# The CSRF check guards every session call, so the router runs it; each route documents its 403.
+router = APIRouter(prefix="/api/auth/session", tags=["auth"], dependencies=[Depends(csrf_check)])
 
 
 def _cookie_value(token: str, remember: bool) -> str:
@@ -92,7 +94,7 @@ def _refused(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers=_clearing_header())
 
 
-@router.post("", response_model=AccessToken, dependencies=[Depends(csrf_check)],
+@router.post("", response_model=AccessToken,
              summary="Log in from a browser: the refresh token goes into an HttpOnly cookie",
              description="Same checks and limits as POST /api/auth/login. Sets the cookie "
                          f"`{COOKIE}` (`HttpOnly; Secure; SameSite=Strict; Path={COOKIE_PATH}`), a "
@@ -106,7 +108,7 @@ async def log_in(body: SessionLoginIn, pool: Pool, request: Request, response: R
     return {key: pair[key] for key in ("access_token", "token_type", "expires_in")}
 
 
-@router.post("/refresh", response_model=AccessToken, dependencies=[Depends(csrf_check)],
+@router.post("/refresh", response_model=AccessToken,
              summary="A new access token from the session cookie, which is rotated",
              description="Spends the cookie's refresh token and sets its successor (keeping the "
                          "remember-me choice). A spent token presented again means it was copied: "
@@ -132,7 +134,6 @@ async def refresh(pool: Pool, request: Request, response: Response, settings: Ap
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-               dependencies=[Depends(csrf_check)],
                summary="Log out from a browser: revoke the cookie's session and clear the cookie",
                responses=CSRF_REFUSED)
 async def log_out(pool: Pool, cookie: SessionCookie = None) -> Response:
