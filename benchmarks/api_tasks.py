@@ -27,7 +27,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from rich.table import Table
 from app.resources.tasks import LIST, TASK_COLUMNS
 from app.security import ACCESS, issue_token
 from app.settings import REPOSITORY_ROOT, load_settings
+from benchmarks.scratch import scratch
 from db import migrate
 from db.embedded import EmbeddedPostgres, bin_path
 from db.local import ensure_database, provision_app_role
@@ -208,16 +208,14 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=5, help="connections per worker's pool")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="miyabi-bench-"))
-    server = EmbeddedPostgres(root / "postgres", root / "secrets")
-    api = None
-    try:
+    with scratch("miyabi-bench-") as world:
+        root = world.root
         with console.status("starting PostgreSQL, migrating, seeding"):
-            admin_url, app_url = migrated_database(server)
+            admin_url, app_url = migrated_database(world.server)
             org, user = seed(admin_url, args.tasks, args.orgs)
         port = free_port()
         with console.status("starting the API"):
-            api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool)
+            world.api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool)
         token = issue_token(JWT_SECRET, uuid.UUID(user), ACCESS, 60)
         headers = {"Authorization": f"Bearer {token}", "X-Organization-Id": org}
         base = f"http://127.0.0.1:{port}"
@@ -225,25 +223,20 @@ def main() -> None:
             measured = measure(base, headers, args.clients, args.seconds, root)
         page = root / "page.json"  # the floor answers this very page, already encoded
         page.write_bytes(httpx.get(f"{base}/api/tasks?limit=50", headers=headers).raise_for_status().content)
-        api.terminate()
-        api.wait(10)
+        world.api.terminate()
+        world.api.wait(10)
         with console.status(f"framework floor: {args.clients} clients for {args.seconds} s"):
-            api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool,
-                        "benchmarks.floor_app:app", {"MIYABI_FLOOR_PAGE": str(page)})
+            world.api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool,
+                              "benchmarks.floor_app:app", {"MIYABI_FLOOR_PAGE": str(page)})
             floor = measure(base, headers, args.clients, args.seconds, root)
-        api.terminate()
-        api.wait(10)
-        api = None
+        world.api.terminate()
+        world.api.wait(10)
+        world.api = None
         with console.status(f"pgbench: {args.clients} clients for {args.seconds} s"):
             ceiling = pgbench(app_url, org, user, args.clients, args.seconds, root)
         report(args, measured, ceiling, floor)
         path = write_figures(load_settings().home, args, measured, ceiling, floor)
         console.print(f"figures written to {path}", style="dim")
-    finally:
-        if api is not None:
-            api.kill()
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def report(args: argparse.Namespace, measured: Measured, ceiling: float, floor: Measured) -> None:

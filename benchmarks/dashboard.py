@@ -24,7 +24,6 @@ import asyncio
 import os
 import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from rich.table import Table
 from app.routes.session_cookie import COOKIE, COOKIE_PATH
 from app.security import hash_password
 from benchmarks.api_tasks import free_port, migrated_database, seed, serve
-from db.embedded import EmbeddedPostgres
+from benchmarks.scratch import scratch
 
 console = Console()
 CHROMIUM = os.environ.get("MIYABI_CHROMIUM", "/usr/bin/chromium")
@@ -169,28 +168,20 @@ def main() -> None:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         raise SystemExit(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
 
-    root = Path(tempfile.mkdtemp(prefix="miyabi-bench-dashboard-"))
-    server = EmbeddedPostgres(root / "postgres", root / "secrets")
-    api = None
-    try:
+    with scratch("miyabi-bench-dashboard-") as world:
         with console.status("starting PostgreSQL, migrating, seeding"):
-            admin_url, app_url = migrated_database(server)
+            admin_url, app_url = migrated_database(world.server)
             org, user = seed(admin_url, args.tasks, 1)
             person(admin_url, user)
         port = free_port()
         with console.status("starting the API and dashboard"):
             os.environ.setdefault("MIYABI_EVENTS_MAX_PER_USER", "20")
-            api = serve(admin_url, app_url, root / "home", port, workers=1, pool=5)
+            world.api = serve(admin_url, app_url, world.root / "home", port, workers=1, pool=5)
         base = f"http://127.0.0.1:{port}"
         key = api_key(base, org)
         with console.status(f"Chromium: {args.loads} cold loads"):
             loads = measure(base, org, key, args.loads)
         report(loads, args.tasks)
-    finally:
-        if api is not None:
-            api.kill()
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ migration to an empty database (schema check included) and rolling all of them b
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 
 from app.settings import REPOSITORY_ROOT
+from benchmarks.scratch import scratch
 from db import migrate
-from db.embedded import EmbeddedPostgres
 
 MIGRATIONS = REPOSITORY_ROOT / "db" / "migrations"
 
@@ -33,9 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="migrate up/down rounds (best is shown)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="miyabi-bench-schema-"))
-    server = EmbeddedPostgres(root / "postgres", root / "secrets")
-    try:
+    with scratch("miyabi-bench-schema-") as world:
+        server = world.server
         first = timed(server.start)
         server.stop()
         restart = timed(server.start)
@@ -46,9 +42,6 @@ def main() -> None:
         for _ in range(args.rounds):
             ups.append(timed(lambda: migrate.apply(url, MIGRATIONS)))
             downs.append(timed(lambda: migrate.rollback(url, MIGRATIONS, to="base")))
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
     count = len(migrate.load_migrations(MIGRATIONS))
     print(f"embedded PostgreSQL: first start (initdb + start) {first:.2f} s, restart {restart:.2f} s")
     print(f"{count} migrations on an empty database: up {min(ups) * 1000:.0f} ms (schema check included), "
