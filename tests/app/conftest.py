@@ -177,6 +177,19 @@ def people(make_user, make_org, add_member) -> People:
     return People(org_id, admin, member, viewer)
 
 
+def walk(client, path: str, headers: dict, limit: int) -> list[dict]:
+    """Every item of a paginated list, page by page (`limit` each) along `next_cursor`."""
+    items, cursor = [], None
+    for _ in range(100):
+        r = client.get(path, params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+                       headers=headers)
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        if not (cursor := r.json()["next_cursor"]):
+            return items
+    raise AssertionError(f"{path} never ends")
+
+
 def assert_error(response, status: int, code: str | None = None) -> dict:
     """The response is `status` in the one error shape (and `code` when given)."""
     assert response.status_code == status, response.text

@@ -29,7 +29,7 @@ from app.resources.roles import ROLE_KEYSET
 from app.resources.tasks import TASK_KEYSET
 from app.resources.teams import TEAM_KEYSET
 from app.routes import ROUTERS
-from tests.app.conftest import assert_error
+from tests.app.conftest import assert_error, walk
 from tests.db.seed import as_tenant
 
 ID = uuid.UUID("0b6f3c1e-7a52-4d0e-9f7a-2c1d3e4f5a6b")
@@ -227,18 +227,6 @@ def tie(admin_db, listing: Listing, organizations: list[str]) -> None:
         as_tenant(admin_db, organization)
         admin_db.execute(f"update {listing.table} set created_at = %(at)s where {listing.tied}",  # noqa: S608
                          {"at": TIED_AT, "org": organization})
-
-
-def walk(client, path: str, headers: dict, limit: int) -> list[dict]:
-    items, cursor = [], None
-    for _ in range(100):
-        r = client.get(path, params={"limit": limit, **({"cursor": cursor} if cursor else {})},
-                       headers=headers)
-        assert r.status_code == 200, r.text
-        items += r.json()["items"]
-        if not (cursor := r.json()["next_cursor"]):
-            return items
-    raise AssertionError(f"{path} never ends")
 
 
 def key_of(listing: Listing, item: dict) -> tuple:

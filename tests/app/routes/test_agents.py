@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import assert_error
+from tests.app.conftest import assert_error, walk
 
 
 def create_agent(client, user, org_id, slug="worker-1", kind="worker") -> dict:
@@ -75,14 +75,7 @@ def test_heartbeat_validates_status_and_unknown_agent(client, people):
 def test_agents_list_paginates(client, people):
     for n in range(5):
         create_agent(client, people.admin, people.org_id, slug=f"w{n}")
-    h = people.viewer.headers(people.org_id)
-    seen, cursor = [], None
-    while True:
-        page = client.get("/api/agents", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                          headers=h).json()
-        seen += [a["slug"] for a in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    seen = [a["slug"] for a in walk(client, "/api/agents", people.viewer.headers(people.org_id), 2)]
     assert seen == [f"w{n}" for n in range(5)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import assert_error
+from tests.app.conftest import assert_error, walk
 
 
 def test_changes_are_logged_newest_first_with_request_id(client, people, make_api_key):
@@ -31,13 +31,7 @@ def test_pagination_walks_every_entry_once(client, people):
     for n in range(5):
         client.post("/api/agents", json={"slug": f"w{n}", "name": "W", "kind": "worker"}, headers=h)
     everything = [e["id"] for e in client.get("/api/audit-log", headers=h).json()["items"]]
-    seen, cursor = [], None
-    while True:
-        page = client.get("/api/audit-log", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                          headers=h).json()
-        seen += [e["id"] for e in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    seen = [e["id"] for e in walk(client, "/api/audit-log", h, 2)]
     assert seen == everything and len(seen) >= 5
     assert_error(client.get("/api/audit-log", params={"cursor": "WyJ4Il0"}, headers=h), 400, "invalid_cursor")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,11 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
-from app.main import create_app
 from app.realtime import FEED_LOCK
 from tests.app.conftest import assert_error
+from tests.app.live_server import serve
 
 
 def make_task(client, user, org_id, title="t") -> dict:
@@ -93,28 +91,11 @@ def test_feed_needs_a_view_permission_and_validates(client, people, make_user, a
 
 # --- over a real server: streaming and concurrency need one -----------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(settings) -> Iterator[str]:
     """The API served by uvicorn in a thread; its base URL."""
-    port = _free_port()
-    app_server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                               log_config=None, lifespan="on"))
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not app_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    app_server.should_exit = True
-    thread.join(10)
-    assert not thread.is_alive()
+    with serve(settings) as (url, _):
+        yield url
 
 
 def read_sse(lines: Iterator[str], count: int) -> list[dict]:

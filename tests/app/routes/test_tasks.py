@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import assert_error
+from tests.app.conftest import assert_error, walk
 
 
 def new_task(client, user, org_id, **fields) -> dict:
@@ -89,13 +89,7 @@ def test_list_newest_first_filters_and_cursor(client, people):
     made = [new_task(client, people.admin, people.org_id, title=f"t{n}",
                      **({"agent_id": agent["id"]} if n % 2 else {}))["id"] for n in range(7)]
     client.patch(f"/api/tasks/{made[0]}", json={"status": "running"}, headers=h)
-    seen, cursor = [], None
-    while True:
-        page = client.get("/api/tasks", params={"limit": 3, **({"cursor": cursor} if cursor else {})},
-                          headers=h).json()
-        seen += [t["id"] for t in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    seen = [t["id"] for t in walk(client, "/api/tasks", h, 3)]
     assert seen == made[::-1]
     running = client.get("/api/tasks", params={"status": "running"}, headers=h).json()["items"]
     assert [t["id"] for t in running] == [made[0]]
