@@ -80,4 +80,4 @@ class LambdaPythonMissing(InfraError):
             f"no Python {version} to compile the Lambda package's bytecode: {reason}; install it "
             f"(`pyenv install {version}`, or the system's python{version} package), name it with "
             f"`invoke infra.package --python /path/to/python{version}`, or build without bytecode "
-            "(`--no-bytecode`: every cold start then compiles every module it imports, about half a second)")
+            "(`--no-bytecode`: every cold start then compiles every module it imports, about 0.8 s of CPU)")
