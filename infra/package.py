@@ -27,8 +27,8 @@ from infra.config import REPO_ROOT
 from infra.errors import LambdaPythonMissing, PackageBuildFailed
 
 SOURCE_PACKAGES = ("app", "db", "bot")  # bot/: the Telegram functions (infra/bot.py)
-SKIPPED_PARTS = {"__pycache__", "tests", "legacy"}
-CACHE = "__pycache__"  # bytecode: the installer's (its own interpreter's) is dropped, ours written
+CACHE = "__pycache__"  # bytecode: the checkout's and the installer's are dropped, ours written
+SKIPPED_PARTS = {CACHE, "tests", "legacy"}
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 LOCK = "requirements/lambda.txt"  # relative to the repository root
 PYTHON_VERSION = "3.12"  # Lambda's runtime, infra/api.py's RUNTIME
