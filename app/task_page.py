@@ -55,11 +55,12 @@ from (select array_agg(to_json(t)::text order by {_ORDER}) as items{_KEYS}
       from ({{list}}) t) p
 """
 # The permissions as MEMBER_PERMISSIONS reads them (no row for a non-member), and the page
-# only with task.view: the route checks the same two things.
+# only with task.view: the route checks the same two things. `offset 0` keeps the planner from
+# pulling the subquery up, which would compute the permissions once per use (twice).
 PERMISSIONS_AND_PAGE = f"""
 select to_json(member.permissions)::text,
        case when '{PERMISSION}' = any(member.permissions) then ({{page}}) end as page
-from ({MEMBER_PERMISSIONS % ("%(org)s", "%(user)s")}) member
+from ({MEMBER_PERMISSIONS % ("%(org)s", "%(user)s")} offset 0) member
 """
 _PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s")
 UNKNOWN_STATEMENT, ALREADY_PREPARED = "26000", "42P05"  # SQLSTATEs

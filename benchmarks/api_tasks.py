@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from rich.table import Table
 from app.resources.tasks import LIST, TASK_COLUMNS
 from app.security import ACCESS, issue_token
 from app.settings import REPOSITORY_ROOT, load_settings
+from benchmarks.cpu import CpuMeter, CpuShares, postmaster_pid
 from benchmarks.scratch import scratch
 from db import migrate
 from db.embedded import EmbeddedPostgres, bin_path
@@ -62,6 +64,10 @@ class Measured:
     p99: float
     errors: int
     client: str
+    cpu: CpuShares | None = None  # per request, over the measured seconds
+
+
+Meter = Callable[[], CpuMeter]  # starts measuring CPU when called
 
 
 def seed(url: str, tasks: int, orgs: int) -> tuple[str, str]:
@@ -141,13 +147,14 @@ end
 """
 
 
-def measure(base: str, headers: dict[str, str], clients: int, seconds: int, folder: Path) -> Measured:
-    return (load_with_wrk(base, headers, clients, seconds, folder) if shutil.which("wrk") else
-            asyncio.run(load_with_httpx(base, headers, clients, seconds)))
+def measure(base: str, headers: dict[str, str], clients: int, seconds: int, folder: Path,
+            meter: Meter) -> Measured:
+    return (load_with_wrk(base, headers, clients, seconds, folder, meter) if shutil.which("wrk") else
+            asyncio.run(load_with_httpx(base, headers, clients, seconds, meter)))
 
 
 def load_with_wrk(base: str, headers: dict[str, str], clients: int, seconds: int,
-                  folder: Path) -> Measured:
+                  folder: Path, meter: Meter) -> Measured:
     """wrk (C, one thread) drives the load, so the client does not steal the server's CPU."""
     script = folder / "report.lua"
     script.write_text(WRK_SCRIPT)
@@ -155,15 +162,18 @@ def load_with_wrk(base: str, headers: dict[str, str], clients: int, seconds: int
             *(arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")),
             f"{base}/api/tasks?limit=50"]
     subprocess.run([*argv[:3], "-d2s", *argv[3:]], check=True, capture_output=True)  # warm-up
+    cpu = meter()
     out = subprocess.run([*argv[:3], f"-d{seconds}s", *argv[3:]], check=True, capture_output=True,
                          text=True).stdout
     figures = dict(re.findall(r"^(p\d+|requests|non2xx) ([\d.]+)$", out, re.M))
     return Measured(rps=float(figures["requests"]) / seconds, p50=float(figures["p50"]),
                     p95=float(figures["p95"]), p99=float(figures["p99"]),
-                    errors=int(float(figures["non2xx"])), client="wrk")
+                    errors=int(float(figures["non2xx"])), client="wrk",
+                    cpu=cpu.per(float(figures["requests"])))
 
 
-async def load_with_httpx(base: str, headers: dict[str, str], clients: int, seconds: float) -> Measured:
+async def load_with_httpx(base: str, headers: dict[str, str], clients: int, seconds: float,
+                          meter: Meter) -> Measured:
     """The fallback when wrk is missing: httpx async clients in this process (slower client)."""
     latencies: list[float] = []
     errors = 0
@@ -179,22 +189,28 @@ async def load_with_httpx(base: str, headers: dict[str, str], clients: int, seco
         await asyncio.gather(*(one_client(time.perf_counter() + 2) for _ in range(clients)))  # warm up
         latencies.clear()
         errors = 0
+        cpu = meter()
         await asyncio.gather(*(one_client(time.perf_counter() + seconds) for _ in range(clients)))
     q = statistics.quantiles(latencies, n=100)
     return Measured(rps=len(latencies) / seconds, p50=q[49] * 1000, p95=q[94] * 1000,
-                    p99=q[98] * 1000, errors=errors, client="httpx (install wrk for a fairer client)")
+                    p99=q[98] * 1000, errors=errors, client="httpx (install wrk for a fairer client)",
+                    cpu=cpu.per(len(latencies)))
 
 
-def pgbench(app_url: str, org: str, user: str, clients: int, seconds: int, folder: Path) -> float:
-    """Transactions/s of the same tenant transaction and SELECT, as the application role."""
+def pgbench(app_url: str, org: str, user: str, clients: int, seconds: int, folder: Path,
+            meter: Meter) -> tuple[float, CpuShares]:
+    """Transactions/s of the same tenant transaction and SELECT, as the application role, and
+    the CPU of one transaction (pgbench's own, the client's, counts as the rest)."""
     query = LIST.format(filters="").replace("%(org)s", f"'{org}'").replace("%(limit)s", "51")
     script = folder / "tasks.sql"
     script.write_text(f"begin;\nselect set_config('app.org_id', '{org}', true), "
                       f"set_config('app.user_id', '{user}', true);\n{' '.join(query.split())};\ncommit;\n")
+    cpu = meter()
     out = subprocess.run([str(bin_path("pgbench")), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
                           "-T", str(seconds), "-f", str(script), app_url],
                          check=True, capture_output=True, text=True).stdout
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    return tps, cpu.per(tps * seconds)
 
 
 def main() -> None:
@@ -219,8 +235,10 @@ def main() -> None:
         token = issue_token(JWT_SECRET, uuid.UUID(user), ACCESS, 60)
         headers = {"Authorization": f"Bearer {token}", "X-Organization-Id": org}
         base = f"http://127.0.0.1:{port}"
+        database = postmaster_pid(root / "postgres")
         with console.status(f"API: {args.clients} clients for {args.seconds} s"):
-            measured = measure(base, headers, args.clients, args.seconds, root)
+            measured = measure(base, headers, args.clients, args.seconds, root,
+                               lambda: CpuMeter(world.api.pid, database))
         page = root / "page.json"  # the floor answers this very page, already encoded
         page.write_bytes(httpx.get(f"{base}/api/tasks?limit=50", headers=headers).raise_for_status().content)
         world.api.terminate()
@@ -228,13 +246,16 @@ def main() -> None:
         with console.status(f"framework floor: {args.clients} clients for {args.seconds} s"):
             world.api = serve(admin_url, app_url, root / "home", port, args.workers, args.pool,
                               "benchmarks.floor_app:app", {"MIYABI_FLOOR_PAGE": str(page)})
-            floor = measure(base, headers, args.clients, args.seconds, root)
+            floor = measure(base, headers, args.clients, args.seconds, root,
+                            lambda: CpuMeter(world.api.pid, database))
         world.api.terminate()
         world.api.wait(10)
         world.api = None
         with console.status(f"pgbench: {args.clients} clients for {args.seconds} s"):
-            ceiling = pgbench(app_url, org, user, args.clients, args.seconds, root)
+            ceiling, ceiling_cpu = pgbench(app_url, org, user, args.clients, args.seconds, root,
+                                           lambda: CpuMeter(None, database))
         report(args, measured, ceiling, floor)
+        report_cpu(measured, floor, ceiling_cpu)
         path = write_figures(load_settings().home, args, measured, ceiling, floor)
         console.print(f"figures written to {path}", style="dim")
 
@@ -256,6 +277,19 @@ def report(args: argparse.Namespace, measured: Measured, ceiling: float, floor: 
     table.add_row("API / floor", f"{measured.rps / floor.rps:.0%}", "≈ 12%")
     console.print(table)
     console.print(f"task columns: {TASK_COLUMNS}", style="dim")
+
+
+def report_cpu(measured: Measured, floor: Measured, ceiling: CpuShares) -> None:
+    """CPU microseconds per request, where they went: what limits each contender on these cores."""
+    table = Table(title="CPU per request (µs, all cores; 'rest' is the load client and anything else)")
+    for column in ("contender", "API server", "PostgreSQL", "rest", "total"):
+        table.add_column(column, justify="right")
+    rows = (("API", measured.cpu), ("framework floor", floor.cpu), ("pgbench transaction", ceiling))
+    for name, cpu in rows:
+        if cpu is not None:
+            table.add_row(name, f"{cpu.server_us:,.0f}", f"{cpu.database_us:,.0f}", f"{cpu.rest_us:,.0f}",
+                          f"{cpu.server_us + cpu.database_us + cpu.rest_us:,.0f}")
+    console.print(table)
 
 
 def write_figures(home: Path, args: argparse.Namespace, measured: Measured, ceiling: float,

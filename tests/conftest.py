@@ -93,3 +93,15 @@ def empty_database(pg_server: EmbeddedPostgres) -> Iterator[TestDatabase]:
     create_database(pg_server, name)
     yield _database_of(pg_server, name)
     drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def lambda_python() -> Path:
+    """Lambda's Python (3.12), which compiles and runs the Lambda package; pyenv has it here and in CI."""
+    from infra.bytecode import find_python
+    from infra.package import PYTHON_VERSION
+
+    found = find_python(PYTHON_VERSION)
+    if found is None:
+        pytest.skip(f"no python{PYTHON_VERSION} on PATH or among pyenv's versions")
+    return found

@@ -203,6 +203,11 @@ def plot_capacity(steps: list[Step], best: Step | None, p95_limit: float, path: 
     latency_axis.plot(users, [step.p95_ms for step in steps], "s--", color="tab:red", label="p95 (ms)")
     latency_axis.axhline(p95_limit, color="tab:red", linestyle=":", linewidth=1)
     latency_axis.set_ylabel("p95 (ms)", color="tab:red")
+    for step in steps:
+        if not step.held:  # where the objective broke, and why
+            rps_axis.plot([step.users], [step.rps], "x", color="black", markersize=12, mew=2)
+            rps_axis.annotate("; ".join(step.misses), (step.users, step.rps), textcoords="offset points",
+                              xytext=(-8, -16), ha="right", fontsize=8)
     rps_axis.set_ylim(bottom=0)
     latency_axis.set_ylim(bottom=0)
     title = (f"capacity: {best.rps:.0f} requests/s held at {best.users} users" if best

@@ -38,13 +38,18 @@ def up(c: Context, stack: str = "dev") -> None:
         print(f"{name}: {value}")
 
 
-@task(help={"out": "where to write the zip (default build/lambda.zip, what the stacks deploy)"})
-def package(c: Context, out: str = "build/lambda.zip") -> None:
-    """Build the Lambda package: app/ and db/ with their Linux x86_64 dependencies."""
+@task(help={
+    "out": "where to write the zip (default build/lambda.zip, what the stacks deploy)",
+    "python": "the Python 3.12 that compiles the bytecode (default: python3.12 from PATH or pyenv)",
+    "bytecode": "compile every module for Lambda's Python (--no-bytecode: sources only, slower cold starts)",
+})
+def package(c: Context, out: str = "build/lambda.zip", python: str = "", bytecode: bool = True) -> None:
+    """Build the Lambda package: app/ and db/ with their Linux x86_64 dependencies and bytecode."""
     from pathlib import Path
 
-    built = run(lambda: build_package(Path(out)))
-    print(f"{built.path} ({built.files} files, sha256 {built.sha256})")
+    built = run(lambda: build_package(Path(out), python=Path(python) if python else None, bytecode=bytecode))
+    compiled = f"bytecode by {built.compiled_by}" if built.compiled_by else "no bytecode"
+    print(f"{built.path} ({built.files} files, {compiled}, sha256 {built.sha256})")
 
 
 @task(help={
