@@ -78,10 +78,16 @@ def _database_of(server: EmbeddedPostgres, name: str) -> TestDatabase:
 
 
 @pytest.fixture
-def database(pg_server: EmbeddedPostgres, migrated_template: str) -> Iterator[TestDatabase]:
+def database_template(migrated_template: str) -> str:
+    """The database a test's `database` is a copy of (tests/app/conftest.py has one with people)."""
+    return migrated_template
+
+
+@pytest.fixture
+def database(pg_server: EmbeddedPostgres, database_template: str) -> Iterator[TestDatabase]:
     """A fresh, fully migrated database for one test."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    create_database(pg_server, name, template=migrated_template)
+    create_database(pg_server, name, template=database_template)
     yield _database_of(pg_server, name)
     drop_database(pg_server, name)
 

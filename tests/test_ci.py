@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,5 +24,16 @@ def test_ci_runs_the_readmes_lint_and_test_command() -> None:
 
 def test_ci_installs_from_the_hashed_lock() -> None:
     script = (ROOT / ".ci" / "run").read_text()
-    assert ".venv/bin/pip install -q --require-hashes -r requirements/ci.txt" in script
-    assert ".venv/bin/pip install -q --no-deps --no-build-isolation -e ." in script
+    uv = ".venv/bin/uv pip install -q --python .venv/bin/python"
+    assert f"{uv} --require-hashes --compile-bytecode -r requirements/ci.txt" in script
+    assert f"{uv} --no-deps --no-build-isolation -e ." in script
+
+
+def test_ci_installs_uv_from_its_pin_and_hashes_in_the_lock() -> None:
+    pip = r"\.venv/bin/pip install -q --require-hashes -r <\(awk '(.*?)' requirements/ci\.txt\)"
+    [awk] = re.findall(pip, (ROOT / ".ci" / "run").read_text(), re.S)
+    entry = subprocess.run(["awk", awk, str(ROOT / "requirements" / "ci.txt")], capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    assert entry[0].startswith("uv==") and entry[0].endswith(" \\")
+    assert len(entry) > 2 and all(line.strip().startswith("--hash=sha256:") for line in entry[1:])
+    assert not entry[-1].endswith("\\")  # the entry's last hash: nothing of the next pin

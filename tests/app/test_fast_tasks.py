@@ -28,7 +28,15 @@ from app import fast_tasks
 from app.availability import DatabaseAvailability, unavailable
 from app.main import create_app
 from app.security import ACCESS, issue_token
-from tests.app.conftest import JWT_SECRET, TestUser, settings_for
+from tests.app.conftest import (
+    JWT_SECRET,
+    PreparedDatabase,
+    TestUser,
+    create_org,
+    prepared_database,
+    register,
+    settings_for,
+)
 from tests.db.seed import as_tenant
 
 REQUEST_ID = "fast-path-equivalence"
@@ -105,20 +113,36 @@ def _add_tasks(admin_db, org: str, count: int, agent: str | None = None, prefix:
                  at + timedelta(hours=1) if STATUSES[n % 5] in ("done", "failed", "cancelled") else None))
 
 
-@pytest.fixture
-def tenants(client, people, make_user, make_org, admin_db) -> Tenants:
+def _make_tenants(client, settings, admin_db, people) -> Tenants:  # noqa: ANN001
     a = people.org_id
     agent = client.post("/api/agents", json={"slug": "coder", "name": "Coder", "kind": "worker"},
                         headers=people.admin.headers(a))
     assert agent.status_code == 201, agent.text
-    admin_b = make_user()
-    b = make_org(admin_b)
-    no_role = make_user()
+    admin_b = register(client, settings)
+    b = create_org(client, admin_b)
+    no_role = register(client, settings)
     as_tenant(admin_db, a)
     admin_db.execute("insert into memberships (organization_id, user_id) values (%s, %s)", (a, no_role.id))
     _add_tasks(admin_db, a, 23, agent.json()["id"])
     _add_tasks(admin_db, b, 9, prefix="b ")
     return Tenants(a, b, agent.json()["id"], people.viewer, admin_b, no_role)
+
+
+@pytest.fixture(scope="module")
+def people_database(pg_server, migrated_template, tmp_path_factory) -> Iterator[PreparedDatabase]:  # noqa: ANN001
+    """The people, and the tenants beside them, made once: each test gets a copy of the database."""
+    home = tmp_path_factory.mktemp("tenants-home")
+    with prepared_database(pg_server, migrated_template, home, _make_tenants) as prepared:
+        yield prepared
+
+
+@pytest.fixture
+def tenants(people, people_database: PreparedDatabase, admin_db) -> Tenants:  # noqa: ANN001
+    """The module's tenants (asking for `people` makes the test's database a copy of theirs);
+    `admin_db` is left in organization b, as writing b's tasks leaves it."""
+    made = people_database.extra
+    as_tenant(admin_db, made.b)
+    return made
 
 
 def both(client, route_only, path: str, headers: dict[str, str] | list[tuple[str, str]],

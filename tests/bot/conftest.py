@@ -21,10 +21,12 @@ from tests.app.conftest import (  # noqa: F401 (fixtures, found by name)
     add_member,
     admin_db,
     client,
+    database_template,
     make_api_key,
     make_org,
     make_user,
     people,
+    people_database,
     settings_for,
 )
 
