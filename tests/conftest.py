@@ -99,3 +99,11 @@ def empty_database(pg_server: EmbeddedPostgres) -> Iterator[TestDatabase]:
     create_database(pg_server, name)
     yield _database_of(pg_server, name)
     drop_database(pg_server, name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with a slow or browser test run first (each in its own order), so that under
+    `pytest -n 2` the run ends on short tests both workers share rather than one long one."""
+    heavy = {item.path for item in items
+             if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in heavy)
