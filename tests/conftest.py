@@ -111,3 +111,11 @@ def lambda_python() -> Path:
     if found is None:
         pytest.skip(f"no python{PYTHON_VERSION} on PATH or among pyenv's versions")
     return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with a slow or browser test run first (each in its own order), so that under
+    `pytest -n 2` the run ends on short tests both workers share rather than one long one."""
+    heavy = {item.path for item in items
+             if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in heavy)

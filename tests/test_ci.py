@@ -25,7 +25,7 @@ def test_ci_runs_the_readmes_lint_and_test_command() -> None:
 def test_ci_installs_from_the_hashed_lock() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     uv = ".venv/bin/uv pip install -q --python .venv/bin/python"
-    assert f"{uv} --require-hashes --compile-bytecode -r requirements/ci.txt" in script
+    assert f"{uv} --require-hashes -r requirements/ci.txt" in script
     assert f"{uv} --no-deps --no-build-isolation -e ." in script
 
 
