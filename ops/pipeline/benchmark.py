@@ -44,19 +44,37 @@ def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
             "agent_id": agent.json()["id"], "api_key": key.json()["key"]}
 
 
-def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path) -> Path:
-    """Verified people with an organization, an agent and a bot key; the JSON file's path."""
+def _logs_in(client: httpx.Client, account: dict) -> bool:
+    """The stack still has this account (no restore or fresh database since it was made)."""
+    return client.post(LOGIN, json={"email": account["email"],
+                                    "password": account["password"]}).status_code == 200
+
+
+def prepare_accounts(url: str, outbox: Path | None, count: int, folder: Path,
+                     kept: Path | None = None) -> Path:
+    """Verified people with an organization, an agent and a bot key; the JSON file's path.
+
+    Accounts of earlier runs in `kept` that still log in are used again and only the missing ones
+    are registered: each registration sends an e-mail, which the API limits per caller (every
+    local caller is 127.0.0.1), so registering afresh on every run would soon refuse the
+    deploy's own checks. `kept` is then updated.
+    """
     if outbox is None:
         raise PrerequisiteMissing(
             "On an AWS stack the benchmark needs ready accounts: write them as JSON (email, password, "
             "organization_id, agent_id, api_key) and set MIYABI_BENCH_ACCOUNTS to the file.")
+    earlier = json.loads(kept.read_text()) if kept is not None and kept.is_file() else []
     run = secrets.token_hex(3)
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
-            accounts = [_account(client, outbox, run, i) for i in range(count)]
+            accounts = [account for account in earlier[:count] if _logs_in(client, account)]
+            accounts += [_account(client, outbox, run, i) for i in range(len(accounts), count)]
     except httpx.HTTPError as error:
         raise ToolFailed("preparing the benchmark accounts", f"{error} (is this release serving "
                          "the whole API? `invoke status`)") from error
+    if kept is not None:
+        private_dir(kept.parent)
+        write_private(kept, json.dumps(accounts + earlier[count:]))
     path = private_dir(folder) / "accounts.json"  # passwords and API keys
     write_private(path, json.dumps(accounts))
     return path
@@ -71,7 +89,8 @@ def _folder(target: Target) -> Path:
 def _accounts(target: Target, folder: Path) -> Path:
     if "MIYABI_BENCH_ACCOUNTS" in target.env:
         return Path(target.env["MIYABI_BENCH_ACCOUNTS"])
-    return prepare_accounts(target.url, target.outbox, target.settings.bench_accounts, folder)
+    return prepare_accounts(target.url, target.outbox, target.settings.bench_accounts, folder,
+                            kept=target.settings.home / "benchmarks" / "accounts" / "accounts.json")
 
 
 def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: int,

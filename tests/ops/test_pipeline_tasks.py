@@ -138,6 +138,23 @@ def test_benchmark_runs_locust_on_fresh_accounts_and_prints_its_summary(
     assert (reports / "accounts.json").stat().st_mode & 0o777 == 0o600  # passwords and API keys
 
 
+def test_accounts_of_an_earlier_run_are_used_again_and_only_those_that_still_log_in(
+        home: Path, tmp_path: Path) -> None:
+    from ops.pipeline.benchmark import prepare_accounts
+    stack = tasks._target("local")
+    url, outbox = stack.url, stack.outbox
+    kept = tmp_path / "kept" / "accounts.json"
+    first = json.loads(prepare_accounts(url, outbox, 2, tmp_path / "one", kept=kept).read_text())
+    assert json.loads(kept.read_text()) == first and kept.stat().st_mode & 0o777 == 0o600
+    again = json.loads(prepare_accounts(url, outbox, 3, tmp_path / "two", kept=kept).read_text())
+    assert again[:2] == first and again[2]["email"] not in {a["email"] for a in first}  # one more
+    stale = [{**again[0], "password": "not-the-password"}, *again[1:]]  # e.g. a restored database
+    kept.write_text(json.dumps(stale))
+    third = json.loads(prepare_accounts(url, outbox, 3, tmp_path / "three", kept=kept).read_text())
+    assert third[:2] == again[1:] and third[2]["email"] not in {a["email"] for a in again}
+    assert json.loads(kept.read_text()) == third
+
+
 @pytest.mark.slow
 def test_capacity_stops_at_the_first_step_that_breaks_the_objective(
         home: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
