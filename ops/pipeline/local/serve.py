@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 STARTUP_FAILURE = 3
 # A worker drains its requests for up to uvicorn's graceful timeout (10 s); then it is killed.
 WORKER_GRACE_SECONDS = 12
+# A stopping worker reads, for this long, the requests of connections it accepted just before it
+# stopped accepting, before uvicorn closes every connection that has no request in progress.
+ACCEPTED_READ_SECONDS = 0.5
 # A worker that dies this soon after its start is replaced only after RESTART_PAUSE_SECONDS,
 # so a worker that cannot stay up (its database gone, say) is not restarted in a hot loop.
 SHORT_LIFE_SECONDS, RESTART_PAUSE_SECONDS = 10, 1
@@ -161,13 +164,37 @@ def _stop_when_orphaned(server: uvicorn.Server, supervisor: int) -> None:
     server.should_exit = True
 
 
+def draining_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server whose graceful shutdown loses no request already sent to it.
+
+    uvicorn stops accepting and at once closes each connection with no request in progress; one
+    it accepted an instant before may hold a request its event loop has not read yet, and that
+    client would see the connection closed without an answer (during every swap of releases,
+    whose workers share the listening socket). This server stops accepting first, so new
+    connections go to the workers that stay, reads for ACCEPTED_READ_SECONDS, and only then
+    shuts down as uvicorn does: what it read by then is answered.
+    """
+    import asyncio
+
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            await asyncio.sleep(ACCEPTED_READ_SECONDS)
+            await super().shutdown(sockets)
+
+    return DrainingServer(config)
+
+
 def work(public: socket.socket, private: socket.socket) -> int:
     """Serve the release's app on both sockets until SIGTERM; the exit code."""
     import uvicorn  # in the workers only: the supervisor stays small
 
     config = uvicorn.Config("app.main:app", access_log=False, timeout_graceful_shutdown=10,
                             log_level="info", backlog=2048)
-    server = uvicorn.Server(config)
+    server = draining_server(config)
     threading.Thread(target=_stop_when_orphaned, args=(server, os.getppid()), daemon=True).start()
     try:
         server.run(sockets=[public, private])
