@@ -1,6 +1,7 @@
 """Password hashing, signed tokens (JWT) and opaque secrets: the cryptography of the API.
 
-- Passwords: argon2id with OWASP's parameters (19 MiB, t=2, p=1), hashed off the event loop.
+- Passwords: argon2id with OWASP's parameters (19 MiB, t=2, p=1), hashed off the event loop in
+  low-priority threads (app.password_pool).
   bcrypt hashes imported from the legacy system still verify; `needs_upgrade` says when to
   replace one with argon2id (at the next successful login).
 - JWTs: HS256 pinned on decode, our issuer, one audience per purpose (an access token can never
@@ -24,10 +25,10 @@ from typing import Any
 
 import bcrypt
 import jwt
-from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app import password_pool
 from app.settings import Settings
 from db.embedded import read_or_create_secret
 
@@ -76,13 +77,13 @@ def _burn(password: str) -> None:
 
 
 async def hash_password(password: str) -> str:
-    """An argon2id hash of `password`, computed in a worker thread."""
-    return await to_thread.run_sync(_hasher.hash, password)
+    """An argon2id hash of `password`, computed in a password thread (app.password_pool)."""
+    return await password_pool.run(_hasher.hash, password)
 
 
 async def verify_password(password: str, stored: str | None) -> bool:
     """Whether `password` matches `stored` (argon2id or legacy bcrypt); never raises."""
-    return await to_thread.run_sync(_verify_sync, password, stored)
+    return await password_pool.run(_verify_sync, password, stored)
 
 
 def needs_upgrade(stored: str) -> bool:
