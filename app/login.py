@@ -34,25 +34,36 @@ async def token_pair(conn: AsyncConnection, request: Request, user_id: uuid.UUID
     return {**access_answer(request, user_id, session), "refresh_token": refresh_token}
 
 
+USER_SQL = "select id, password_hash, is_active, session_generation from users where {}"
+
+
 async def log_in(pool: AsyncConnectionPool, request: Request, settings: Settings, email: str,
                  password: str) -> dict:
-    """The token pair of a new session; 429 beyond the login limit, 401 for a wrong e-mail or password."""
+    """The token pair of a new session; 429 beyond the login limit, 401 for a wrong e-mail or password.
+
+    The password is checked with no connection held: argon2 takes tens of milliseconds of CPU (more
+    in a burst, at low priority: app.password_pool), and a burst of logins holding the pool's
+    connections made every other request wait for one. The tokens are issued only if the person's
+    row is still what was checked (same hash, still active, same session generation).
+    """
     client = request.client.host if request.client else "unknown"
     # Failures must be committed although the answer is an error: no request-scoped transaction.
     async with pool.connection() as conn:
         async with conn.transaction():  # the attempt counts (for everyone) before the check
             wait = await login_limit.reserve(conn, settings, email, client)
-        if wait is None:
-            user = await (await conn.execute(
-                "select id, password_hash, is_active, session_generation from users "
-                "where lower(email) = lower(%s)", (email,))).fetchone()
-            ok = await verify_password(password, user["password_hash"] if user else None)
-            if ok and user["is_active"]:
-                if needs_upgrade(user["password_hash"]):
-                    await conn.execute("update users set password_hash = %s where id = %s",
-                                       (await hash_password(password), user["id"]))
-                await login_limit.forget_failures(conn, email)
-                return await token_pair(conn, request, user["id"], user["session_generation"])
-    if wait is not None:
-        raise too_many("Too many failed logins; wait before trying again.", wait)
-    raise unauthorized("The e-mail or the password is wrong.", "invalid_credentials")
+        if wait is not None:
+            raise too_many("Too many failed logins; wait before trying again.", wait)
+        user = await (await conn.execute(USER_SQL.format("lower(email) = lower(%s)"),
+                                         (email,))).fetchone()
+    ok = await verify_password(password, user["password_hash"] if user else None)
+    if not (ok and user["is_active"]):
+        raise unauthorized("The e-mail or the password is wrong.", "invalid_credentials")
+    upgraded = await hash_password(password) if needs_upgrade(user["password_hash"]) else None
+    async with pool.connection() as conn, conn.transaction():
+        now = await (await conn.execute(USER_SQL.format("id = %s for update"), (user["id"],))).fetchone()
+        if now != user:  # changed while the password was checked: that check no longer holds
+            raise unauthorized("The e-mail or the password is wrong.", "invalid_credentials")
+        if upgraded is not None:
+            await conn.execute("update users set password_hash = %s where id = %s", (upgraded, user["id"]))
+        await login_limit.forget_failures(conn, email)
+        return await token_pair(conn, request, user["id"], user["session_generation"])

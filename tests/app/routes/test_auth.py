@@ -141,3 +141,37 @@ def test_legacy_bcrypt_hash_verifies_and_is_upgraded(client, admin_db):
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert client.post("/api/auth/login", json={"email": "old@example.com",
                                                 "password": "legacy password"}).status_code == 200
+
+
+def _changed_during_the_check(monkeypatch, admin_db, change: str, email: str) -> None:  # noqa: ANN001
+    """The password check passes, but the person's row changes while it runs (`change`)."""
+    from app import login, security
+
+    checked = security.verify_password
+
+    async def check_then_change(password: str, stored: str | None) -> bool:
+        ok = await checked(password, stored)
+        admin_db.execute(change, (email,))
+        return ok
+
+    monkeypatch.setattr(login, "verify_password", check_then_change)
+
+
+def test_no_session_starts_when_the_person_changed_while_the_password_was_checked(
+        client, make_user, admin_db, monkeypatch):
+    changes = ("update users set password_hash = 'replaced' where email = %s",  # a reset meanwhile
+               "update users set is_active = false where email = %s",  # deactivated meanwhile
+               "update users set session_generation = session_generation + 1 where email = %s")
+    for change in changes:
+        user = make_user()
+        families = admin_db.execute("select count(*) from refresh_tokens").fetchone()[0]
+        with monkeypatch.context() as patched:
+            _changed_during_the_check(patched, admin_db, change, user.email)
+            r = client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+        assert_error(r, 401, "invalid_credentials")
+        assert admin_db.execute("select count(*) from refresh_tokens").fetchone()[0] == families
+    unchanged = make_user()  # the same path without a change logs in
+    with monkeypatch.context() as patched:
+        _changed_during_the_check(patched, admin_db, "select %s", unchanged.email)
+        assert client.post("/api/auth/login", json={"email": unchanged.email,
+                                                    "password": PASSWORD}).status_code == 200
