@@ -5,7 +5,8 @@ compiles it from the `lambda` extra) for Lambda's platform (manylinux x86_64, CP
 binary wheels only, whatever machine builds the package. Beside every module it carries the
 module's bytecode, compiled by a Python 3.12 (infra/bytecode.py): Lambda's `/var/task` is
 read-only, so without it every cold start compiles every module it imports. The zip is
-deterministic: the same sources and dependencies give the same bytes, so an unchanged package
+deterministic: the same sources and dependencies give the same bytes on any machine (pip's
+console scripts, which name the building interpreter, are left out), so an unchanged package
 does not publish a new version.
 """
 
@@ -27,6 +28,7 @@ from infra.config import REPO_ROOT
 from infra.errors import LambdaPythonMissing, PackageBuildFailed
 
 SOURCE_PACKAGES = ("app", "db", "bot")  # bot/: the Telegram functions (infra/bot.py)
+SCRIPTS_IN_RECORD = "../../bin/"  # how a --target install's RECORD names its console scripts
 CACHE = "__pycache__"  # bytecode: the checkout's and the installer's are dropped, ours written
 SKIPPED_PARTS = {CACHE, "tests", "legacy"}
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
@@ -100,6 +102,7 @@ def build_package(out: Path, *, root: Path = REPO_ROOT, install: Installer = pip
     with tempfile.TemporaryDirectory(prefix="miyabi-lambda-") as staging:
         tree = Path(staging)
         install(root / LOCK, tree)
+        drop_console_scripts(tree)
         for cache in sorted(tree.rglob(CACHE)):
             shutil.rmtree(cache)
         for path, name in source_files(root):
@@ -110,6 +113,16 @@ def build_package(out: Path, *, root: Path = REPO_ROOT, install: Installer = pip
         files = write_zip(tree, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     return LambdaPackage(out, digest, files, compiler)
+
+
+def drop_console_scripts(tree: Path) -> None:
+    """Remove pip's console scripts (`bin/`) and their lines in each RECORD: a script starts with
+    the path of the Python that ran pip, and RECORD holds its hash, so with them two machines
+    built different zips from the same lock. Lambda runs neither the scripts nor pip."""
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+    for record in sorted(tree.glob("*.dist-info/RECORD")):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith(SCRIPTS_IN_RECORD)))
 
 
 def write_zip(tree: Path, out: Path) -> int:

@@ -18,13 +18,21 @@ BYTECODE = f"cpython-{PYTHON_VERSION.replace('.', '')}.pyc"
 UNCHECKED_HASH = b"\x01\x00\x00\x00"  # the pyc header's flags word (PEP 552): hash-based, not checked
 
 
-def fake_installer(seen: list[Path]):
+def fake_installer(seen: list[Path], interpreter: str = "/usr/bin/python3"):
+    """What pip --target writes, console script included (it names `interpreter`)."""
     def install(lock: Path, target: Path) -> None:
         seen.append(lock)
         (target / "fastapi").mkdir()
         (target / "fastapi" / "__init__.py").write_text("# stand-in for the real wheel\n")
         (target / "fastapi" / "__pycache__").mkdir()
         (target / "fastapi" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+        script = f"#!{interpreter}\nfrom fastapi.cli import main\nmain()\n"
+        (target / "bin").mkdir()
+        (target / "bin" / "fastapi").write_text(script)
+        (target / "fastapi-0.1.dist-info").mkdir()
+        (target / "fastapi-0.1.dist-info" / "RECORD").write_text(
+            f"../../bin/fastapi,sha256={hash(script)},{len(script)}\n"
+            "fastapi/__init__.py,sha256=abc,31\nfastapi-0.1.dist-info/RECORD,,\n")
     return install
 
 
@@ -71,10 +79,15 @@ def test_every_module_carries_unchecked_bytecode_for_lambdas_python(tmp_path, la
         assert {archive.read(n)[4:8] for n in compiled} == {UNCHECKED_HASH}
 
 
-def test_the_same_sources_give_the_same_bytes(tmp_path, lambda_python):
+def test_the_same_sources_give_the_same_bytes_whichever_python_ran_pip(tmp_path, lambda_python):
     first = build_package(tmp_path / "a.zip", install=fake_installer([]), python=lambda_python)
-    second = build_package(tmp_path / "b.zip", install=fake_installer([]), python=lambda_python)
+    second = build_package(tmp_path / "b.zip", install=fake_installer([], "/home/ci/.venv/bin/python"),
+                           python=lambda_python)
     assert first.sha256 == second.sha256
+    with zipfile.ZipFile(first.path) as archive:
+        assert not [n for n in archive.namelist() if n.startswith("bin/")]
+        assert archive.read("fastapi-0.1.dist-info/RECORD").decode() == (
+            "fastapi/__init__.py,sha256=abc,31\nfastapi-0.1.dist-info/RECORD,,\n")
 
 
 def import_unpacked(python: Path, package: Path, folder: Path) -> subprocess.CompletedProcess[str]:
