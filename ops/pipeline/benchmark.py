@@ -17,6 +17,7 @@ import httpx
 from app.private_files import private_dir, write_private
 from app.settings import REPOSITORY_ROOT
 from ops.pipeline.errors import BenchmarkFailed, PrerequisiteMissing, ToolFailed
+from ops.pipeline.steady_cpu import CpuSplit, SteadyCpu, meter_of
 from ops.pipeline.steps import Progress
 from ops.pipeline.target import Target
 from ops.verify.outbox import token_for
@@ -24,6 +25,8 @@ from ops.verify.outbox import token_for
 LOCUSTFILE = REPOSITORY_ROOT / "loadtests" / "locustfile.py"
 CAPACITY_START_USERS = 50  # `invoke benchmark --capacity` without --users: 50, 75, 112, 169, ...
 LOGIN = "/api/auth/login"  # the locustfile's name for a user's login (its on_start)
+# After a step's ramp-up, the seconds its last logins may take before the CPU is measured.
+SETTLE_SECONDS = 5
 
 
 def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
@@ -95,11 +98,11 @@ def _accounts(target: Target, folder: Path) -> Path:
 
 def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: int,
             duration: str, progress: Progress, spawn_rate: float = 0,
-            reset_stats: bool = False) -> tuple[dict, int]:
+            reset_stats: bool = False, cpu: SteadyCpu | None = None) -> tuple[dict, int]:
     """One headless locust run of `users` into `folder`: its summary and exit code.
 
     `reset_stats` counts only what follows the ramp-up, and no login: the last users' logins
-    may still be running when the ramp-up ends.
+    may still be running when the ramp-up ends. `cpu` measures the run's steady part.
     """
     bench = target.settings
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,13 +119,20 @@ def _locust(target: Target, accounts: Path, folder: Path, users: int, workers: i
            **({"MIYABI_BENCH_EXCLUDE": LOGIN} if reset_stats else {})}
     progress(f"locust: {users} users for {duration} on {target.url}")
     with open(folder / "locust.log", "w") as log:
-        result = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
-                                cwd=REPOSITORY_ROOT)
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT)
+        try:
+            if cpu is not None:
+                cpu.watch(process)
+            returncode = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
     summary_path = folder / "summary.json"
     if not summary_path.exists():
-        raise ToolFailed("locust", f"exit code {result.returncode} and no summary "
+        raise ToolFailed("locust", f"exit code {returncode} and no summary "
                                    f"(log: {folder / 'locust.log'})")
-    return {**json.loads(summary_path.read_text()), "reports": str(folder)}, result.returncode
+    return {**json.loads(summary_path.read_text()), "reports": str(folder)}, returncode
 
 
 def run_benchmark(target: Target, users: int = 0, workers: int = 0, duration: str = "",
@@ -148,6 +158,7 @@ class Step:
     failures: int
     misses: tuple[str, ...]
     locust_processes: int = 0  # locust's --processes for this step (0: one process)
+    cpu: CpuSplit | None = None  # where the CPU went after the ramp-up (the local stack only)
 
     @property
     def held(self) -> bool:
@@ -155,10 +166,18 @@ class Step:
         return not self.misses
 
     @classmethod
-    def of(cls, users: int, summary: dict, locust_processes: int = 0) -> Step:
+    def of(cls, users: int, summary: dict, locust_processes: int = 0, cpu: CpuSplit | None = None) -> Step:
         return cls(users=users, rps=float(summary["rps"]), p95_ms=float(summary["p95_ms"]),
                    p99_ms=float(summary["p99_ms"]), failures=int(summary["failures"]),
-                   misses=tuple(summary["misses"]), locust_processes=locust_processes)
+                   misses=tuple(summary["misses"]), locust_processes=locust_processes, cpu=cpu)
+
+    def cpu_line(self) -> str:
+        """Where the step's CPU went, as the progress line says it ("" when not measured)."""
+        if self.cpu is None:
+            return ""
+        c = self.cpu
+        return (f"; CPU per request: web {c.web_us:,.0f} µs, PostgreSQL {c.database_us:,.0f} µs, "
+                f"load generator and rest {c.rest_us:,.0f} µs; {c.busy_cores} of {os.cpu_count()} cores busy")
 
 
 def user_steps(start: int, factor: float, most: int) -> list[int]:
@@ -199,6 +218,7 @@ def step_until_broken(users: list[int], measure: Callable[[int], Step],
         progress(f"{count} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
                  f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
                  + (f" (locust --processes {step.locust_processes})" if step.locust_processes else "")
+                 + step.cpu_line()
                  + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
         if not step.held:
             break
@@ -245,6 +265,8 @@ def run_capacity(target: Target, workers: int = 0, duration: str = "", start: in
     Each step is a whole locust run of `duration` (default 30s) with the same accounts, ramped
     up within about 10 s and measured after the ramp (`--reset-stats`: the steady mix, without the
     step's logins); the report folder gets each step's reports, capacity.json and capacity.png.
+    On the local stack each step also says where the CPU went after its ramp-up, per request:
+    the web server, PostgreSQL, the rest (ops/pipeline/steady_cpu.py): the first limit to name.
     A step whose locust ran out of CPU is measured again with more locust processes (up to one
     per CPU), and the steps after it keep them.
     """
@@ -253,17 +275,20 @@ def run_capacity(target: Target, workers: int = 0, duration: str = "", start: in
     folder = _folder(target)
     accounts = _accounts(target, folder)
     processes = workers
+    meter = meter_of(target)
 
     def measure(users: int) -> Step:
         nonlocal processes
+        rate = max(bench.bench_spawn_rate, users / 10)
+        cpu = SteadyCpu(meter, settle=users / rate + SETTLE_SECONDS) if meter else None
 
         def run(count: int) -> dict:
             name = f"users-{users:05d}" + (f"-p{count}" if count else "")
             return _locust(target, accounts, folder / name, users, count, duration, progress,
-                           spawn_rate=max(bench.bench_spawn_rate, users / 10), reset_stats=True)[0]
+                           spawn_rate=rate, reset_stats=True, cpu=cpu)[0]
 
         summary, processes = unlimited_by_locust(run, processes, os.cpu_count() or 1, progress)
-        return Step.of(users, summary, processes)
+        return Step.of(users, summary, processes, cpu.split(float(summary["rps"])) if cpu else None)
 
     steps, best = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
                                     progress)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from benchmarks.cpu import CpuMeter
 from ops.pipeline.benchmark import (
     Step,
     plot_capacity,
@@ -11,6 +19,7 @@ from ops.pipeline.benchmark import (
     unlimited_by_locust,
     user_steps,
 )
+from ops.pipeline.steady_cpu import CpuSplit, SteadyCpu, meter_of
 
 
 def step(users: int, rps: float, p95: float = 50, misses: tuple[str, ...] = ()) -> Step:
@@ -88,3 +97,44 @@ def test_locust_gets_no_more_processes_than_cpus_nor_any_when_it_kept_up() -> No
     assert unlimited_by_locust(busy, 0, 1, progress=lambda _: None)[1] == 0
     assert unlimited_by_locust(lambda p: {"locust_cpu_high": False}, 3, 8,
                                progress=lambda _: None)[1] == 3
+
+
+LOAD_SECONDS = 1.5
+BURN = "import time\nend = time.monotonic() + 4\nwhile time.monotonic() < end: pass\n"
+
+
+def test_the_steady_part_of_a_run_is_measured_per_request() -> None:
+    server = subprocess.Popen([sys.executable, "-c", BURN])  # a "web server" using one core
+    try:
+        load = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({LOAD_SECONDS})"])
+        cpu = SteadyCpu(lambda: CpuMeter(server.pid, os.getpid()), settle=0.5)
+        cpu.watch(load)
+        assert load.returncode == 0 and 0.5 < cpu.seconds < LOAD_SECONDS + 1
+        split = cpu.split(requests_per_second=100)
+    finally:
+        server.kill()
+        server.wait()
+    # At most one core for the second it was watched (100 requests a second: 10,000 µs each),
+    # less when the machine is shared.
+    assert 1_000 < split.web_us <= 11_000 and split.rest_us >= 0
+    assert split.busy_cores >= 0.5 and cpu.split(0) is None
+
+
+def test_a_run_that_ends_within_its_ramp_up_measures_nothing() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    cpu = SteadyCpu(lambda: pytest.fail("no meter before the steady part"), settle=30)
+    cpu.watch(process)
+    assert process.returncode == 0 and cpu.split(100) is None
+
+
+def test_only_a_serving_local_stack_is_metered() -> None:
+    assert meter_of(SimpleNamespace(settings=None)) is None  # an AWS stack: CloudWatch's business
+
+
+def test_a_step_says_where_its_cpu_went() -> None:
+    summary = {"rps": 358.2, "p95_ms": 43, "p99_ms": 89, "failures": 0, "misses": []}
+    measured = Step.of(378, summary, cpu=CpuSplit(2952, 1366, 709, 1.42))
+    assert "web 2,952 µs, PostgreSQL 1,366 µs, load generator and rest 709 µs; 1.42 of" in measured.cpu_line()
+    assert Step.of(378, summary).cpu_line() == ""
+    assert asdict(measured)["cpu"] == {"web_us": 2952, "database_us": 1366, "rest_us": 709,
+                                       "busy_cores": 1.42}  # as capacity.json holds it
