@@ -50,7 +50,8 @@ class Ahead:
         found = self._found = SourceSums(record.org_id)
 
         def compute(conn: psycopg.Connection, own: LegacySource) -> None:
-            people, sides = source_sides(conn, own, self.helpers, record, found.report, _kept)
+            people, sides = source_sides(conn, own, self.helpers, record, found.report, _kept,
+                                         one_core=True)
             found.sums = {**people, **dict(s.result() if isinstance(s, Future) else s for s in sides)}
             # Read again, not taken from the import: the file has not changed since it was opened.
             found.sha256 = fingerprint(own.path)

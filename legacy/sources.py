@@ -69,14 +69,14 @@ def _people(conn: psycopg.Connection, plan: UserPlan, org_id: uuid.UUID) -> dict
 
 def source_sides(conn: psycopg.Connection, source: LegacySource, helpers: Helpers, record: ImportRecord,
                  report: Report, then: Callable[[psycopg.Connection, Step, SourceSide], T],
-                 ) -> tuple[dict[str, Checksum], list[T | Future[T]]]:
+                 one_core: bool = False) -> tuple[dict[str, Checksum], list[T | Future[T]]]:
     """The people's checksums, and `then(conn, step, side)` of every table of the plan, run on
     the connection that holds that side's rows (task_events on a helper: a Future). The
-    accounting of every row goes to `report`."""
+    accounting of every row goes to `report`. `one_core`: the sides take turns (see Job)."""
     ids = RowIds(record.org_id)
     plan = plan_users(source.rows(USERS_QUERY), record.slug, ids, stored_resolver(record.resolved), report)
     people = _people(conn, plan, record.org_id)
     plan.people = dict.fromkeys(plan.people)  # checked; only who exists matters now
     ctx = Context(record.org_id, ids, plan, report, record.sessions, record.reference_time)
-    job = Job(conn, source, ctx, helpers)
+    job = Job(conn, source, ctx, helpers, one_core=one_core)
     return people, [side for strategy in STRATEGIES for side in strategy.sources(job, then)]

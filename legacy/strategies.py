@@ -44,6 +44,9 @@ class Job:
     helpers: Helpers
     progress: Progress = NoProgress()  # noqa: RUF009 - stateless
     on_insert: Callable[[], None] | None = None  # the import: called as it starts inserting
+    # Verification's source side computed while the import inserts: the import's insert has one
+    # core, so the sides take turns on the other instead of competing with it for both.
+    one_core: bool = False
 
 
 class Strategy(Protocol):
@@ -87,11 +90,15 @@ class SetWise:
         def events(conn: psycopg.Connection, own: LegacySource) -> T:
             return then(conn, self.events, setwise.events_source(conn, own, ctx.ids, self.events.columns,
                                                                  ctx.report))
+        def tasks() -> T:
+            return then(job.conn, self.tasks, setwise.tasks_source(
+                job.conn, job.source, ctx.ids, ctx.users, ctx.agents, self.tasks.columns, ctx.report))
+        if job.one_core:
+            done = tasks()
+            return [done, job.helpers.submit(ctx.org_id, job.source, events)]
         # task_events on a helper connection: PostgreSQL normalises it on a second core.
         pending = job.helpers.submit(ctx.org_id, job.source, events)
-        side = setwise.tasks_source(job.conn, job.source, ctx.ids, ctx.users, ctx.agents,
-                                    self.tasks.columns, ctx.report)
-        return [then(job.conn, self.tasks, side), pending]
+        return [tasks(), pending]
 
 
 def _strategies() -> tuple[Strategy, ...]:
