@@ -27,6 +27,8 @@ CAPACITY_START_USERS = 50  # `invoke benchmark --capacity` without --users: 50, 
 LOGIN = "/api/auth/login"  # the locustfile's name for a user's login (its on_start)
 # After a step's ramp-up, the seconds its last logins may take before the CPU is measured.
 SETTLE_SECONDS = 5
+# Steps measured between the last that held and the first that broke (each halves the gap).
+REFINE_ROUNDS = 2
 
 
 def _account(client: httpx.Client, outbox: Path, run: str, index: int) -> dict:
@@ -213,17 +215,41 @@ def step_until_broken(users: list[int], measure: Callable[[int], Step],
     """
     steps: list[Step] = []
     for count in users:
-        step = measure(count)
-        steps.append(step)
-        progress(f"{count} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
-                 f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
-                 + (f" (locust --processes {step.locust_processes})" if step.locust_processes else "")
-                 + step.cpu_line()
-                 + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
-        if not step.held:
+        steps.append(_said(measure(count), progress))
+        if not steps[-1].held:
             break
+    return steps, best_held(steps)
+
+
+def refine(steps: list[Step], measure: Callable[[int], Step], rounds: int = REFINE_ROUNDS,
+           progress: Progress = print) -> list[Step]:
+    """More steps between the last that held and the one that broke, halving that gap `rounds`
+    times: the coarse steps grow by half, so the limit may lie anywhere in a gap that wide."""
     held = [step for step in steps if step.held]
-    return steps, max(held, key=lambda step: step.rps, default=None)
+    if not held or steps[-1].held:
+        return []
+    low, high, found = held[-1].users, steps[-1].users, []
+    for _ in range(rounds):
+        middle = (low + high) // 2
+        if middle in (low, high):
+            break
+        found.append(_said(measure(middle), progress))
+        low, high = (middle, high) if found[-1].held else (low, middle)
+    return found
+
+
+def best_held(steps: list[Step]) -> Step | None:
+    """The step with the highest requests/s among those that held (None if none did)."""
+    return max((step for step in steps if step.held), key=lambda step: step.rps, default=None)
+
+
+def _said(step: Step, progress: Progress) -> Step:
+    progress(f"{step.users} users: {step.rps:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
+             f"p99 {step.p99_ms:.0f} ms, {step.failures} failures"
+             + (f" (locust --processes {step.locust_processes})" if step.locust_processes else "")
+             + step.cpu_line()
+             + ("" if step.held else f" — objective broken: {'; '.join(step.misses)}"))
+    return step
 
 
 def plot_capacity(steps: list[Step], best: Step | None, p95_limit: float, path: Path) -> Path:
@@ -265,8 +291,10 @@ def run_capacity(target: Target, workers: int = 0, duration: str = "", start: in
     Each step is a whole locust run of `duration` (default 30s) with the same accounts, ramped
     up within about 10 s and measured after the ramp (`--reset-stats`: the steady mix, without the
     step's logins); the report folder gets each step's reports, capacity.json and capacity.png.
-    On the local stack each step also says where the CPU went after its ramp-up, per request:
-    the web server, PostgreSQL, the rest (ops/pipeline/steady_cpu.py): the first limit to name.
+    After the first step that breaks, REFINE_ROUNDS more steps halve the gap between it and the
+    last that held. On the local stack each step also says where the CPU went after its ramp-up,
+    per request: the web server, PostgreSQL, the rest (ops/pipeline/steady_cpu.py): the first
+    limit to name.
     A step whose locust ran out of CPU is measured again with more locust processes (up to one
     per CPU), and the steps after it keep them.
     """
@@ -290,13 +318,15 @@ def run_capacity(target: Target, workers: int = 0, duration: str = "", start: in
         summary, processes = unlimited_by_locust(run, processes, os.cpu_count() or 1, progress)
         return Step.of(users, summary, processes, cpu.split(float(summary["rps"])) if cpu else None)
 
-    steps, best = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
-                                    progress)
+    steps, _ = step_until_broken(user_steps(start or CAPACITY_START_USERS, factor, most), measure,
+                                 progress)
+    steps = sorted(steps + refine(steps, measure, progress=progress), key=lambda step: step.users)
+    best, broken = best_held(steps), [step for step in steps if not step.held]
     plot = plot_capacity(steps, best, bench.bench_p95_ms, folder / "capacity.png")
     result = {"held_rps": best.rps if best else None, "held_users": best.users if best else None,
               "objective": {"p95_ms": bench.bench_p95_ms, "p99_ms": bench.bench_p99_ms,
                             "max_failures": bench.bench_max_failures},
-              "broke": None if steps[-1].held else list(steps[-1].misses),
+              "broke": list(broken[0].misses) if broken else None,
               "steps": [asdict(step) | {"held": step.held} for step in steps],
               "plot": str(plot), "reports": str(folder)}
     (folder / "capacity.json").write_text(json.dumps(result, indent=2))

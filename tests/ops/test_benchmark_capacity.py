@@ -14,7 +14,9 @@ import pytest
 from benchmarks.cpu import CpuMeter
 from ops.pipeline.benchmark import (
     Step,
+    best_held,
     plot_capacity,
+    refine,
     step_until_broken,
     unlimited_by_locust,
     user_steps,
@@ -138,3 +140,28 @@ def test_a_step_says_where_its_cpu_went() -> None:
     assert Step.of(378, summary).cpu_line() == ""
     assert asdict(measured)["cpu"] == {"web_us": 2952, "database_us": 1366, "rest_us": 709,
                                        "busy_cores": 1.42}  # as capacity.json holds it
+
+
+def test_the_gap_between_the_last_held_step_and_the_broken_one_is_halved() -> None:
+    holds_up_to = 200
+    measured: list[int] = []
+
+    def measure(users: int) -> Step:
+        measured.append(users)
+        broken = ("p95 250 ms > 200 ms",) if users > holds_up_to else ()
+        return step(users, users * 0.9, p95=250 if broken else 50, misses=broken)
+
+    coarse = [step(100, 90), step(150, 135), step(225, 200, p95=250, misses=("p95 250 ms > 200 ms",))]
+    found = refine(coarse, measure, rounds=2, progress=lambda _: None)
+    assert measured == [187, 206] and [s.held for s in found] == [True, False]
+    assert best_held(coarse + found).users == 187  # closer to the limit than the coarse 150
+    finer = refine(coarse, measure, rounds=5, progress=lambda _: None)
+    held, broke = max(s.users for s in finer if s.held), min(s.users for s in finer if not s.held)
+    assert held <= holds_up_to < broke and broke - held <= 3
+
+
+def test_nothing_to_refine_without_a_held_step_and_a_broken_one() -> None:
+    never = lambda users: pytest.fail("measured")  # noqa: E731
+    assert refine([step(10, 9, misses=("p95",))], never, progress=lambda _: None) == []
+    assert refine([step(10, 9), step(15, 13)], never, progress=lambda _: None) == []
+    assert refine([step(10, 9), step(11, 10, misses=("p95",))], never, progress=lambda _: None) == []
