@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from db.settings import usable_cpus
+
 T = TypeVar("T")
 NICENESS = 10
 
@@ -33,8 +35,7 @@ def _lower_own_priority() -> None:
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return ThreadPoolExecutor(max_workers=max(1, cores or 1), thread_name_prefix="password",
+    return ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="password",
                               initializer=_lower_own_priority)
 
 

@@ -41,6 +41,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from app.deps import SET_TENANT
 from app.resources.tasks import LIST, TASK_COLUMNS
 from app.security import ACCESS, issue_token
 from app.settings import REPOSITORY_ROOT, load_settings
@@ -214,8 +215,7 @@ def bare_statements(org: str, user: str) -> list[str]:
     """The issue's first measure of the database: the tenant settings and the list's bare SELECT
     (no permissions, no session generation, rows not rendered as JSON)."""
     query = LIST.format(filters="").replace("%(org)s", _literal(org)).replace("%(limit)s", "51")
-    return [f"select set_config('app.org_id', {_literal(org)}, true), "
-            f"set_config('app.user_id', {_literal(user)}, true)", query]
+    return [SET_TENANT % (_literal(org), _literal(user)), query]
 
 
 def _literal(value: object) -> str:

@@ -23,10 +23,15 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 MOST_DEFAULT_WEB_WORKERS = 4
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform has one), at least 1."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, usable or 1)
+
+
 def default_web_workers() -> int:
     """One worker per usable CPU, capped at MOST_DEFAULT_WEB_WORKERS."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(usable or 1, MOST_DEFAULT_WEB_WORKERS))
+    return min(usable_cpus(), MOST_DEFAULT_WEB_WORKERS)
 
 
 class Settings(BaseSettings):

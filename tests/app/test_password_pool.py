@@ -11,6 +11,7 @@ import pytest
 
 from app import password_pool
 from app.security import hash_password, verify_password
+from db.settings import usable_cpus
 
 
 def _own_niceness() -> tuple[str, int]:
@@ -31,7 +32,7 @@ def test_password_threads_run_below_the_loop_and_the_loop_keeps_its_priority() -
 
 
 def test_there_are_no_more_password_threads_than_cores() -> None:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cpus()
 
     async def burst() -> set[str]:
         names = await asyncio.gather(*(password_pool.run(_own_niceness) for _ in range(4 * cores)))
